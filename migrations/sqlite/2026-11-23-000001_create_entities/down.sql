@@ -1,0 +1,15 @@
+DROP TABLE oc_openconnector_synchronization_contract_logs;
+DROP TABLE oc_openconnector_synchronization_logs;
+DROP TABLE oc_openconnector_job_logs;
+DROP TABLE oc_openconnector_call_logs;
+DROP TABLE oc_openconnector_event_messages;
+DROP TABLE oc_openconnector_event_subscriptions;
+DROP TABLE oc_openconnector_events;
+DROP TABLE oc_openconnector_consumers;
+DROP TABLE oc_openconnector_jobs;
+DROP TABLE oc_openconnector_rules;
+DROP TABLE oc_openconnector_synchronization_contracts;
+DROP TABLE oc_openconnector_synchronizations;
+DROP TABLE oc_openconnector_mappings;
+DROP TABLE oc_openconnector_endpoints;
+DROP TABLE oc_openconnector_sources;

@@ -1,0 +1,375 @@
+CREATE TABLE oc_openconnector_sources (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    location TEXT,
+    is_enabled BOOLEAN,
+    type VARCHAR(255),
+    documentation TEXT,
+    oas TEXT,
+    logging_config TEXT,
+    paths TEXT,
+    headers TEXT,
+    translation_config TEXT,
+    endpoints_config TEXT,
+    configuration TEXT,
+    status VARCHAR(255),
+    log_retention BIGINT,
+    error_retention BIGINT,
+    object_count BIGINT,
+    test BOOLEAN,
+    rate_limit_limit BIGINT,
+    rate_limit_remaining BIGINT,
+    rate_limit_reset BIGINT,
+    rate_limit_window BIGINT,
+    last_call TIMESTAMP,
+    last_sync TIMESTAMP,
+    configurations TEXT,
+    slug VARCHAR(255),
+    date_created TIMESTAMP,
+    date_modified TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_sources_uq_uuid ON oc_openconnector_sources (uuid);
+CREATE UNIQUE INDEX oc_openconnector_sources_uq_slug ON oc_openconnector_sources (slug);
+
+CREATE TABLE oc_openconnector_endpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    endpoint VARCHAR(255),
+    endpoint_array TEXT,
+    endpoint_regex VARCHAR(255),
+    method VARCHAR(255),
+    target_type VARCHAR(255),
+    target_id VARCHAR(255),
+    conditions TEXT,
+    input_mapping VARCHAR(255),
+    output_mapping VARCHAR(255),
+    rules TEXT,
+    configurations TEXT,
+    slug VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_endpoints_uq_uuid ON oc_openconnector_endpoints (uuid);
+CREATE UNIQUE INDEX oc_openconnector_endpoints_uq_slug ON oc_openconnector_endpoints (slug);
+CREATE INDEX oc_openconnector_endpoints_ix1 ON oc_openconnector_endpoints (endpoint);
+CREATE INDEX oc_openconnector_endpoints_ix2 ON oc_openconnector_endpoints (endpoint_regex);
+
+CREATE TABLE oc_openconnector_mappings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    mapping TEXT,
+    unset TEXT,
+    cast_spec TEXT,
+    pass_through BOOLEAN,
+    configurations TEXT,
+    slug VARCHAR(255),
+    date_created TIMESTAMP,
+    date_modified TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_mappings_uq_uuid ON oc_openconnector_mappings (uuid);
+CREATE UNIQUE INDEX oc_openconnector_mappings_uq_slug ON oc_openconnector_mappings (slug);
+
+CREATE TABLE oc_openconnector_synchronizations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    source_id VARCHAR(255),
+    source_type VARCHAR(255),
+    source_hash VARCHAR(255),
+    source_hash_mapping VARCHAR(255),
+    source_target_mapping VARCHAR(255),
+    source_config TEXT,
+    source_last_changed TIMESTAMP,
+    source_last_checked TIMESTAMP,
+    source_last_synced TIMESTAMP,
+    current_page BIGINT,
+    target_id VARCHAR(255),
+    target_type VARCHAR(255),
+    target_hash VARCHAR(255),
+    target_source_mapping VARCHAR(255),
+    target_config TEXT,
+    target_last_changed TIMESTAMP,
+    target_last_checked TIMESTAMP,
+    target_last_synced TIMESTAMP,
+    conditions TEXT,
+    follow_ups TEXT,
+    actions TEXT,
+    configurations TEXT,
+    status VARCHAR(255),
+    slug VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_synchronizations_uq_uuid ON oc_openconnector_synchronizations (uuid);
+CREATE UNIQUE INDEX oc_openconnector_synchronizations_uq_slug ON oc_openconnector_synchronizations (slug);
+CREATE INDEX oc_openconnector_synchronizations_ix1 ON oc_openconnector_synchronizations (source_id);
+CREATE INDEX oc_openconnector_synchronizations_ix2 ON oc_openconnector_synchronizations (target_id);
+
+CREATE TABLE oc_openconnector_synchronization_contracts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    version VARCHAR(255),
+    synchronization_id VARCHAR(255) NOT NULL,
+    origin_id VARCHAR(255),
+    origin_hash VARCHAR(255),
+    source_last_changed TIMESTAMP,
+    source_last_checked TIMESTAMP,
+    source_last_synced TIMESTAMP,
+    target_id VARCHAR(255),
+    target_hash VARCHAR(255),
+    target_last_changed TIMESTAMP,
+    target_last_checked TIMESTAMP,
+    target_last_synced TIMESTAMP,
+    target_last_action VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_synchronization_contracts_uq_uuid ON oc_openconnector_synchronization_contracts (uuid);
+CREATE INDEX oc_openconnector_synchronization_contracts_ix1 ON oc_openconnector_synchronization_contracts (synchronization_id, origin_id);
+CREATE INDEX oc_openconnector_synchronization_contracts_ix2 ON oc_openconnector_synchronization_contracts (synchronization_id, target_id);
+CREATE INDEX oc_openconnector_synchronization_contracts_ix3 ON oc_openconnector_synchronization_contracts (origin_id);
+CREATE INDEX oc_openconnector_synchronization_contracts_ix4 ON oc_openconnector_synchronization_contracts (target_id);
+
+CREATE TABLE oc_openconnector_rules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    action VARCHAR(255),
+    timing VARCHAR(255),
+    conditions TEXT,
+    type VARCHAR(255),
+    configuration TEXT,
+    sort_order BIGINT,
+    configurations TEXT,
+    slug VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_rules_uq_uuid ON oc_openconnector_rules (uuid);
+CREATE UNIQUE INDEX oc_openconnector_rules_uq_slug ON oc_openconnector_rules (slug);
+CREATE INDEX oc_openconnector_rules_ix1 ON oc_openconnector_rules (type);
+CREATE INDEX oc_openconnector_rules_ix2 ON oc_openconnector_rules (sort_order);
+
+CREATE TABLE oc_openconnector_jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    job_class VARCHAR(255),
+    arguments TEXT,
+    interval_seconds BIGINT,
+    execution_time BIGINT,
+    time_sensitive BOOLEAN,
+    allow_parallel_runs BOOLEAN,
+    is_enabled BOOLEAN,
+    single_run BOOLEAN,
+    schedule_after TIMESTAMP,
+    user_id VARCHAR(255),
+    job_list_id VARCHAR(255),
+    log_retention BIGINT,
+    error_retention BIGINT,
+    last_run TIMESTAMP,
+    next_run TIMESTAMP,
+    configurations TEXT,
+    status VARCHAR(255),
+    slug VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_jobs_uq_uuid ON oc_openconnector_jobs (uuid);
+CREATE UNIQUE INDEX oc_openconnector_jobs_uq_slug ON oc_openconnector_jobs (slug);
+CREATE INDEX oc_openconnector_jobs_ix1 ON oc_openconnector_jobs (is_enabled, next_run);
+
+CREATE TABLE oc_openconnector_consumers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    domains TEXT,
+    ips TEXT,
+    authorization_type VARCHAR(255),
+    authorization_configuration TEXT,
+    user_id VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_consumers_uq_uuid ON oc_openconnector_consumers (uuid);
+
+CREATE TABLE oc_openconnector_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    source VARCHAR(255) NOT NULL,
+    type VARCHAR(255) NOT NULL,
+    specversion VARCHAR(255),
+    event_time TIMESTAMP,
+    datacontenttype VARCHAR(255),
+    dataschema VARCHAR(255),
+    subject VARCHAR(255),
+    data TEXT,
+    user_id VARCHAR(255),
+    processed TIMESTAMP,
+    status VARCHAR(255),
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_events_uq_uuid ON oc_openconnector_events (uuid);
+CREATE INDEX oc_openconnector_events_ix1 ON oc_openconnector_events (status);
+
+CREATE TABLE oc_openconnector_event_subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    reference VARCHAR(255),
+    version VARCHAR(255),
+    source VARCHAR(255),
+    types TEXT,
+    config TEXT,
+    filters TEXT,
+    sink TEXT NOT NULL,
+    protocol VARCHAR(255),
+    protocol_settings TEXT,
+    style VARCHAR(255),
+    status VARCHAR(255),
+    user_id VARCHAR(255),
+    consumer_id BIGINT,
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_event_subscriptions_uq_uuid ON oc_openconnector_event_subscriptions (uuid);
+CREATE INDEX oc_openconnector_event_subscriptions_ix1 ON oc_openconnector_event_subscriptions (status);
+CREATE INDEX oc_openconnector_event_subscriptions_ix2 ON oc_openconnector_event_subscriptions (consumer_id);
+CREATE INDEX oc_openconnector_event_subscriptions_ix3 ON oc_openconnector_event_subscriptions (user_id);
+
+CREATE TABLE oc_openconnector_event_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    event_id BIGINT NOT NULL,
+    consumer_id BIGINT,
+    subscription_id BIGINT NOT NULL,
+    status VARCHAR(255),
+    payload TEXT,
+    last_response TEXT,
+    retry_count BIGINT,
+    last_attempt TIMESTAMP,
+    next_attempt TIMESTAMP,
+    expires TIMESTAMP,
+    created TIMESTAMP,
+    updated TIMESTAMP
+);
+CREATE UNIQUE INDEX oc_openconnector_event_messages_uq_uuid ON oc_openconnector_event_messages (uuid);
+CREATE INDEX oc_openconnector_event_messages_ix1 ON oc_openconnector_event_messages (event_id);
+CREATE INDEX oc_openconnector_event_messages_ix2 ON oc_openconnector_event_messages (subscription_id);
+CREATE INDEX oc_openconnector_event_messages_ix3 ON oc_openconnector_event_messages (status, next_attempt);
+CREATE INDEX oc_openconnector_event_messages_ix4 ON oc_openconnector_event_messages (expires);
+
+CREATE TABLE oc_openconnector_call_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    status_code BIGINT,
+    status_message VARCHAR(255),
+    request TEXT,
+    response TEXT,
+    source_id BIGINT NOT NULL,
+    action_id BIGINT,
+    synchronization_id BIGINT,
+    user_id VARCHAR(255),
+    session_id VARCHAR(255),
+    created TIMESTAMP,
+    expires TIMESTAMP,
+    size BIGINT
+);
+CREATE UNIQUE INDEX oc_openconnector_call_logs_uq_uuid ON oc_openconnector_call_logs (uuid);
+CREATE INDEX oc_openconnector_call_logs_ix1 ON oc_openconnector_call_logs (source_id, id);
+CREATE INDEX oc_openconnector_call_logs_ix2 ON oc_openconnector_call_logs (status_code, id);
+CREATE INDEX oc_openconnector_call_logs_ix3 ON oc_openconnector_call_logs (synchronization_id);
+CREATE INDEX oc_openconnector_call_logs_ix4 ON oc_openconnector_call_logs (created);
+CREATE INDEX oc_openconnector_call_logs_ix5 ON oc_openconnector_call_logs (expires);
+
+CREATE TABLE oc_openconnector_job_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    level VARCHAR(255),
+    message TEXT,
+    job_id BIGINT NOT NULL,
+    job_list_id VARCHAR(255),
+    job_class VARCHAR(255),
+    arguments TEXT,
+    execution_time BIGINT,
+    user_id VARCHAR(255),
+    session_id VARCHAR(255),
+    stack_trace TEXT,
+    expires TIMESTAMP,
+    last_run TIMESTAMP,
+    next_run TIMESTAMP,
+    created TIMESTAMP,
+    size BIGINT
+);
+CREATE UNIQUE INDEX oc_openconnector_job_logs_uq_uuid ON oc_openconnector_job_logs (uuid);
+CREATE INDEX oc_openconnector_job_logs_ix1 ON oc_openconnector_job_logs (job_id, id);
+CREATE INDEX oc_openconnector_job_logs_ix2 ON oc_openconnector_job_logs (level);
+CREATE INDEX oc_openconnector_job_logs_ix3 ON oc_openconnector_job_logs (created);
+CREATE INDEX oc_openconnector_job_logs_ix4 ON oc_openconnector_job_logs (expires);
+
+CREATE TABLE oc_openconnector_synchronization_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    message VARCHAR(255),
+    synchronization_id VARCHAR(255) NOT NULL,
+    result TEXT,
+    user_id VARCHAR(255),
+    session_id VARCHAR(255),
+    test BOOLEAN,
+    force_run BOOLEAN,
+    execution_time BIGINT,
+    created TIMESTAMP,
+    expires TIMESTAMP,
+    size BIGINT
+);
+CREATE UNIQUE INDEX oc_openconnector_synchronization_logs_uq_uuid ON oc_openconnector_synchronization_logs (uuid);
+CREATE INDEX oc_openconnector_synchronization_logs_ix1 ON oc_openconnector_synchronization_logs (synchronization_id, id);
+CREATE INDEX oc_openconnector_synchronization_logs_ix2 ON oc_openconnector_synchronization_logs (created);
+CREATE INDEX oc_openconnector_synchronization_logs_ix3 ON oc_openconnector_synchronization_logs (expires);
+
+CREATE TABLE oc_openconnector_synchronization_contract_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid VARCHAR(36) NOT NULL,
+    message VARCHAR(255),
+    synchronization_id VARCHAR(255) NOT NULL,
+    synchronization_contract_id VARCHAR(255),
+    synchronization_log_id VARCHAR(255),
+    source TEXT,
+    target TEXT,
+    target_result VARCHAR(255),
+    user_id VARCHAR(255),
+    session_id VARCHAR(255),
+    test BOOLEAN,
+    force_run BOOLEAN,
+    expires TIMESTAMP,
+    created TIMESTAMP,
+    size BIGINT
+);
+CREATE UNIQUE INDEX oc_openconnector_synchronization_contract_logs_uq_uuid ON oc_openconnector_synchronization_contract_logs (uuid);
+CREATE INDEX oc_openconnector_synchronization_contract_logs_ix1 ON oc_openconnector_synchronization_contract_logs (synchronization_id, id);
+CREATE INDEX oc_openconnector_synchronization_contract_logs_ix2 ON oc_openconnector_synchronization_contract_logs (synchronization_contract_id);
+CREATE INDEX oc_openconnector_synchronization_contract_logs_ix3 ON oc_openconnector_synchronization_contract_logs (synchronization_log_id);
+CREATE INDEX oc_openconnector_synchronization_contract_logs_ix4 ON oc_openconnector_synchronization_contract_logs (created);
+CREATE INDEX oc_openconnector_synchronization_contract_logs_ix5 ON oc_openconnector_synchronization_contract_logs (expires);

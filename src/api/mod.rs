@@ -1,0 +1,93 @@
+//! The HTTP API: the one route table. Handlers parse, call the store, and shape the answer.
+
+mod auth;
+mod dashboard;
+mod extract;
+mod health;
+mod openapi;
+mod resources;
+mod synchronizations;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+use crate::db::{self, Entity};
+use extract::Served;
+
+/// Collections with full create, read, update, delete and list under `/api/<path>`.
+pub const COLLECTIONS: [(&str, &Entity); 9] = [
+    ("sources", &db::SOURCE),
+    ("endpoints", &db::ENDPOINT),
+    ("consumers", &db::CONSUMER),
+    ("mappings", &db::MAPPING),
+    ("jobs", &db::JOB),
+    ("synchronizations", &db::SYNCHRONIZATION),
+    ("rules", &db::RULE),
+    ("events", &db::EVENT),
+    ("synchronization-contracts", &db::CONTRACT),
+];
+
+/// Log lists (read and delete; logs are written by the service itself), newest first.
+pub const LOGS: [(&str, &Entity); 3] = [
+    ("sources/logs", &db::CALL_LOG),
+    ("jobs/logs", &db::JOB_LOG),
+    ("synchronizations/logs", &db::SYNCHRONIZATION_LOG),
+];
+
+/// Registers every route. Routes without authentication come first; everything else under
+/// `/api` needs the admin token.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/health", web::get().to(health::health))
+        .route("/api/openapi.json", web::get().to(openapi::document))
+        .route("/metrics", web::get().to(crate::telemetry::metrics));
+
+    let mut api = web::scope("/api")
+        .wrap(from_fn(auth::require_admin))
+        .route("/dashboard", web::get().to(dashboard::counts))
+        .route(
+            "/synchronizations/{id}/contracts",
+            web::get().to(synchronizations::list_contracts),
+        );
+    // Log routes precede the collections so that `/sources/logs` is not read as a source id.
+    for (path, entity) in LOGS {
+        let served = web::Data::new(Served {
+            entity,
+            newest_first: true,
+        });
+        api = api
+            .service(
+                web::resource(format!("/{path}"))
+                    .app_data(served.clone())
+                    .route(web::get().to(resources::list_items)),
+            )
+            .service(
+                web::resource(format!("/{path}/{{id}}"))
+                    .app_data(served)
+                    .route(web::get().to(resources::get_item))
+                    .route(web::delete().to(resources::delete_item)),
+            );
+    }
+    for (path, entity) in COLLECTIONS {
+        let served = web::Data::new(Served {
+            entity,
+            newest_first: false,
+        });
+        api = api
+            .service(
+                web::resource(format!("/{path}"))
+                    .app_data(served.clone())
+                    .route(web::get().to(resources::list_items))
+                    .route(web::post().to(resources::create_item)),
+            )
+            .service(
+                web::resource(format!("/{path}/{{id}}"))
+                    .app_data(served)
+                    .route(web::get().to(resources::get_item))
+                    .route(web::put().to(resources::update_item))
+                    .route(web::patch().to(resources::update_item))
+                    .route(web::delete().to(resources::delete_item)),
+            );
+    }
+    config.service(api);
+}

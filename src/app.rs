@@ -1,0 +1,115 @@
+//! Start-up: the shared state, the database made ready, and the HTTP server.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::config::{Settings, redact_url};
+use crate::db::{Db, DbError};
+use crate::secret::Secret;
+use crate::telemetry::{self, Metrics};
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub admin_token: Secret,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database {url}: {source}")]
+    Database { url: String, source: DbError },
+    #[error("admin token file {path}: {source}")]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot generate an admin token: {0}")]
+    Randomness(getrandom::Error),
+}
+
+/// Where the admin token came from, so start-up can tell the operator.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenOrigin {
+    Configured,
+    Stored(PathBuf),
+    Generated(PathBuf),
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub fn open_database(settings: &Settings) -> Result<Db, StartError> {
+    let db = open_database_without_migrations(settings)?;
+    db.run_blocking(|conn| conn.run_pending_migrations())
+        .map_err(|source| StartError::Database {
+            url: redact_url(&settings.database_url()),
+            source,
+        })?;
+    Ok(db)
+}
+
+/// Connects to the configured database as it is.
+pub fn open_database_without_migrations(settings: &Settings) -> Result<Db, StartError> {
+    let url = settings.database_url();
+    Db::connect(&url, &settings.table_prefix, settings.db_max_connections).map_err(|source| {
+        StartError::Database {
+            url: redact_url(&url),
+            source,
+        }
+    })
+}
+
+/// The configured admin token, or the one stored in the data folder, or a new one stored there.
+pub fn admin_token(settings: &Settings) -> Result<(Secret, TokenOrigin), StartError> {
+    if let Some(token) = &settings.admin_token {
+        return Ok((token.clone(), TokenOrigin::Configured));
+    }
+    let path = settings.data_dir.join("admin-token");
+    let file_error = |source| StartError::TokenFile {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => {
+            return Ok((Secret::new(text.trim()), TokenOrigin::Stored(path)));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_error(e)),
+    }
+    let token = Secret::generate().map_err(StartError::Randomness)?;
+    write_private(&path, token.expose()).map_err(file_error)?;
+    Ok((token, TokenOrigin::Generated(path)))
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    std::io::Write::write_all(&mut options.open(path)?, format!("{text}\n").as_bytes())
+}
+
+/// The HTTP server on an already bound listener (tests bind port 0 and read it back).
+pub fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+            .wrap(from_fn(telemetry::measure))
+            .configure(crate::api::configure)
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,10 @@
+//! OpenConnector: an integration hub for Nextcloud. Sources, mappings, synchronizations,
+//! endpoints and jobs, served over HTTP and stored in SQLite, PostgreSQL or MySQL.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod secret;
+pub mod telemetry;

@@ -1,0 +1,133 @@
+//! The `openconnector` command: `serve` (the default) and `migrate`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use actix_web::web;
+use clap::{Parser, Subcommand};
+use openconnector::app::{self, AppState, TokenOrigin};
+use openconnector::config::Settings;
+use openconnector::telemetry::{self, Metrics};
+
+#[derive(Parser)]
+#[command(
+    name = "openconnector",
+    version,
+    about = "Integration hub for Nextcloud"
+)]
+struct Cli {
+    /// A TOML settings file; OPENCONNECTOR_* environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations, or revert the newest with --revert.
+    Migrate {
+        #[arg(long)]
+        revert: bool,
+    },
+}
+
+/// Exit code for a bad setting, so supervisors can tell it from a crash.
+const EXIT_BAD_CONFIG: u8 = 12;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), |key| std::env::var(key).ok()) {
+        Ok(settings) => settings,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("openconnector: bad setting {error}");
+            }
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    telemetry::init_logging(&settings.log_level);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings),
+        Command::Migrate { revert } => migrate(&settings, revert),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("openconnector: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn migrate(settings: &Settings, revert: bool) -> Result<(), String> {
+    let db = app::open_database_without_migrations(settings).map_err(|e| e.to_string())?;
+    if revert {
+        match db
+            .run_blocking(|conn| conn.revert_last_migration())
+            .map_err(|e| e.to_string())?
+        {
+            Some(name) => println!("reverted {name}"),
+            None => println!("no migration to revert"),
+        }
+    } else {
+        let applied = db
+            .run_blocking(|conn| conn.run_pending_migrations())
+            .map_err(|e| e.to_string())?;
+        if applied.is_empty() {
+            println!("the database is up to date");
+        }
+        for name in applied {
+            println!("applied {name}");
+        }
+    }
+    Ok(())
+}
+
+fn serve(settings: &Settings) -> Result<(), String> {
+    let db = app::open_database(settings).map_err(|e| e.to_string())?;
+    let (admin_token, origin) = app::admin_token(settings).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(settings.bind).map_err(|e| {
+        format!(
+            "cannot listen on {} (OPENCONNECTOR_BIND): {e}",
+            settings.bind
+        )
+    })?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!(
+        "OpenConnector {} on {} with {}",
+        env!("CARGO_PKG_VERSION"),
+        address,
+        db.backend().name()
+    );
+    println!("  UI and API: http://{address}/");
+    match origin {
+        TokenOrigin::Configured => {
+            println!("  admin token: as configured (OPENCONNECTOR_ADMIN_TOKEN)")
+        }
+        TokenOrigin::Stored(path) => println!("  admin token: in {}", path.display()),
+        TokenOrigin::Generated(path) => {
+            println!(
+                "  admin token (new, saved in {}): {}",
+                path.display(),
+                admin_token.expose()
+            );
+        }
+    }
+    let state = web::Data::new(AppState {
+        db,
+        admin_token,
+        metrics: Metrics::default(),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let server = app::build_server(listener, state).map_err(|e| e.to_string())?;
+        server.await.map_err(|e| e.to_string())
+    })
+}
