@@ -196,10 +196,10 @@ impl Field {
         let column = self.column;
         match (self.ty, backend) {
             (FieldType::Int | FieldType::Bool | FieldType::Time, BackendKind::Mysql) => {
-                format!("CAST({column} AS CHAR) AS {column}")
+                format!("CAST({column} AS CHAR)")
             }
             (FieldType::Int | FieldType::Bool | FieldType::Time, _) => {
-                format!("CAST({column} AS TEXT) AS {column}")
+                format!("CAST({column} AS TEXT)")
             }
             _ => column.to_owned(),
         }

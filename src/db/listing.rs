@@ -223,14 +223,16 @@ impl ListQuery {
         }
     }
 
-    /// Appends ` ORDER BY … LIMIT … OFFSET …`.
-    pub fn push_order_and_page(&self, sql: &mut Sql) {
+    /// Appends ` ORDER BY … LIMIT … OFFSET …`. Columns are qualified with `table`: the select
+    /// list reads them cast to text, and PostgreSQL names a cast like its column, so a bare name
+    /// would sort the text.
+    pub fn push_order_and_page(&self, sql: &mut Sql, table: &str) {
         sql.push(" ORDER BY ");
         for (i, (column, direction)) in self.order.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
-            sql.push(column).push(direction.sql());
+            sql.push(table).push(".").push(column).push(direction.sql());
         }
         // Both numbers are parsed integers, so writing them into the text is safe, and MySQL
         // wants literals here.
@@ -288,11 +290,11 @@ mod tests {
         assert_eq!(query.offset(), 20);
         let mut sql = Sql::new(BackendKind::Postgres);
         query.push_where(&mut sql, &SOURCE);
-        query.push_order_and_page(&mut sql);
+        query.push_order_and_page(&mut sql, "t");
         assert_eq!(
             sql.text(),
             " WHERE (LOWER(name) LIKE $1 ESCAPE '!' OR LOWER(description) LIKE $2 ESCAPE '!') \
-             AND is_enabled = $3 AND rate_limit_limit IS NULL ORDER BY name DESC, id DESC LIMIT 10 OFFSET 20"
+             AND is_enabled = $3 AND rate_limit_limit IS NULL ORDER BY t.name DESC, t.id DESC LIMIT 10 OFFSET 20"
         );
     }
 
@@ -310,11 +312,11 @@ mod tests {
         .expect("valid query");
         let mut sql = Sql::new(BackendKind::Sqlite);
         query.push_where(&mut sql, &CALL_LOG);
-        query.push_order_and_page(&mut sql);
+        query.push_order_and_page(&mut sql, "t");
         assert_eq!(
             sql.text(),
             " WHERE status_code >= ? AND status_code <= ? AND created >= ? AND source_id = ? \
-             ORDER BY id DESC LIMIT 20 OFFSET 0"
+             ORDER BY t.id DESC LIMIT 20 OFFSET 0"
         );
     }
 

@@ -89,21 +89,31 @@ impl DbError {
     fn from_diesel(error: DieselError) -> Self {
         match &error {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                // Index names end in `_uq_<column>`; all three backends report them in the message.
-                let text = info.constraint_name().unwrap_or(info.message()).to_owned();
-                let column = text
-                    .rsplit_once("_uq_")
-                    .map(|(_, rest)| {
-                        rest.chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                            .collect()
-                    })
-                    .unwrap_or_else(|| "value".to_owned());
-                Self::Duplicate { column }
+                Self::Duplicate {
+                    column: duplicate_column(info.constraint_name(), info.message()),
+                }
             }
             _ => Self::Query(error),
         }
     }
+}
+
+/// The column of a unique violation. PostgreSQL names the index (`…_uq_<column>`), MySQL
+/// quotes it in the message, SQLite says `UNIQUE constraint failed: <table>.<column>`.
+fn duplicate_column(constraint: Option<&str>, message: &str) -> String {
+    let text = constraint.unwrap_or(message);
+    let column = match (
+        text.rsplit_once("_uq_"),
+        text.strip_prefix("UNIQUE constraint failed: "),
+    ) {
+        (Some((_, rest)), _) => rest,
+        (None, Some(columns)) => columns.rsplit('.').next().unwrap_or(columns),
+        (None, None) => "value",
+    };
+    column
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
 }
 
 #[derive(Clone)]
@@ -377,6 +387,33 @@ impl Conn {
                 Err(error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duplicate_column;
+
+    #[test]
+    fn unique_violations_name_their_column_on_every_backend() {
+        assert_eq!(
+            duplicate_column(Some("oc_openconnector_sources_uq_slug"), "x"),
+            "slug"
+        );
+        assert_eq!(
+            duplicate_column(
+                None,
+                "Duplicate entry 'a' for key 'oc_openconnector_rules_uq_uuid'"
+            ),
+            "uuid"
+        );
+        assert_eq!(
+            duplicate_column(
+                None,
+                "UNIQUE constraint failed: oc_openconnector_mappings.slug"
+            ),
+            "slug"
+        );
     }
 }
 

@@ -76,7 +76,7 @@ pub fn list(conn: &mut Conn, entity: &Entity, query: &ListQuery) -> Result<Page,
     let mut rows = conn.sql();
     rows.push("SELECT ").push(select).push(" FROM ").push(table);
     query.push_where(&mut rows, entity);
-    query.push_order_and_page(&mut rows);
+    query.push_order_and_page(&mut rows, table);
 
     let total = first_number(conn.load(&count)?);
     let results = conn

@@ -1,0 +1,165 @@
+//! Test helpers: the backends to run against and a running server per test.
+
+use std::net::TcpListener;
+
+use actix_web::web;
+use openconnector::app::{AppState, build_server};
+use openconnector::db::Db;
+use openconnector::secret::Secret;
+use openconnector::telemetry::Metrics;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+/// A database to test against.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: &'static str,
+    pub url: Option<String>,
+}
+
+/// SQLite always; PostgreSQL and MySQL/MariaDB when `OPENCONNECTOR_TEST_POSTGRES_URL` and
+/// `OPENCONNECTOR_TEST_MYSQL_URL` are set. With `OPENCONNECTOR_TEST_REQUIRE_SERVICES=1` a
+/// missing URL fails the test instead of skipping that backend.
+pub fn backends() -> Vec<Backend> {
+    let require = std::env::var("OPENCONNECTOR_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let mut found = vec![Backend {
+        name: "sqlite",
+        url: None,
+    }];
+    for (name, variable) in [
+        ("postgres", "OPENCONNECTOR_TEST_POSTGRES_URL"),
+        ("mysql", "OPENCONNECTOR_TEST_MYSQL_URL"),
+    ] {
+        match std::env::var(variable) {
+            Ok(url) if !url.is_empty() => found.push(Backend {
+                name,
+                url: Some(url),
+            }),
+            _ if require => {
+                panic!("{variable} is not set and OPENCONNECTOR_TEST_REQUIRE_SERVICES=1")
+            }
+            _ => eprintln!("skipping {name}: {variable} is not set"),
+        }
+    }
+    found
+}
+
+/// A fresh, migrated database of `backend`: its own SQLite file, or its own table prefix in
+/// the shared server database. Dropping it removes the tables again.
+pub struct TestDb {
+    pub db: Db,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl TestDb {
+    pub fn new(backend: &Backend) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let prefix = format!("t{}_", &unique[..12]);
+        let (url, dir) = match &backend.url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let dir = std::env::temp_dir().join(format!("openconnector-test-{unique}"));
+                (
+                    dir.join("test.sqlite").to_string_lossy().into_owned(),
+                    Some(dir),
+                )
+            }
+        };
+        let db = Db::connect(&url, &prefix, 4).expect("the test database is reachable");
+        db.run_blocking(|conn| conn.run_pending_migrations())
+            .expect("migrations apply");
+        Self { db, dir }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.dir {
+            Some(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            None => {
+                let _ = self.db.run_blocking(|conn| conn.revert_last_migration());
+                let _ = self.db.run_blocking(|conn| {
+                    let table = format!("{}migrations", conn.prefix());
+                    conn.batch(&format!("DROP TABLE {table}"))
+                });
+            }
+        }
+    }
+}
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: &'static str,
+    pub store: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: &Backend) -> Self {
+        let store = TestDb::new(backend);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("bound").port();
+        let state = web::Data::new(AppState {
+            db: store.db.clone(),
+            admin_token: Secret::new(TOKEN),
+            metrics: Metrics::default(),
+        });
+        let server = build_server(listener, state).expect("the server starts");
+        tokio::spawn(server);
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            backend: backend.name,
+            store,
+        }
+    }
+
+    /// A request with the admin token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        read(
+            self.request(Method::GET, path)
+                .send()
+                .await
+                .expect("GET answers"),
+        )
+        .await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: &Value) -> (u16, Value) {
+        read(
+            self.request(method, path)
+                .json(body)
+                .send()
+                .await
+                .expect("request answers"),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(Method::POST, path, body).await
+    }
+}
+
+/// Status and JSON body (`Null` for an empty body).
+pub async fn read(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text}"))
+    };
+    (status, body)
+}

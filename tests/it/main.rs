@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server on a free port, against SQLite always and against
+//! PostgreSQL and MariaDB when their URLs are set (see `common::backends`).
+
+mod api_crud;
+mod api_errors;
+mod api_logs;
+mod cli;
+mod common;
+mod migrations;
