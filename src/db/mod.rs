@@ -390,6 +390,27 @@ impl Conn {
     }
 }
 
+fn pool_builder<M: diesel::r2d2::ManageConnection>(
+    max_connections: u32,
+) -> diesel::r2d2::Builder<M> {
+    Pool::builder()
+        .max_size(max_connections.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+}
+
+fn begin<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::begin_transaction(c)
+}
+
+fn commit<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::commit_transaction(c)
+}
+
+fn rollback<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
+    C::TransactionManager::rollback_transaction(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::duplicate_column;
@@ -415,25 +436,4 @@ mod tests {
             "slug"
         );
     }
-}
-
-fn pool_builder<M: diesel::r2d2::ManageConnection>(
-    max_connections: u32,
-) -> diesel::r2d2::Builder<M> {
-    Pool::builder()
-        .max_size(max_connections.max(1))
-        .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(10))
-}
-
-fn begin<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
-    C::TransactionManager::begin_transaction(c)
-}
-
-fn commit<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
-    C::TransactionManager::commit_transaction(c)
-}
-
-fn rollback<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
-    C::TransactionManager::rollback_transaction(c)
 }
