@@ -191,9 +191,9 @@ impl Field {
         }
     }
 
-    /// The select expression that reads this column as text on `backend`.
-    fn select_expr(&self, backend: BackendKind) -> String {
-        let column = self.column;
+    /// The select expression that reads this column of `table` as text on `backend`.
+    fn select_expr(&self, table: &str, backend: BackendKind) -> String {
+        let column = format!("{table}.{}", self.column);
         match (self.ty, backend) {
             (FieldType::Int | FieldType::Bool | FieldType::Time, BackendKind::Mysql) => {
                 format!("CAST({column} AS CHAR)")
@@ -201,7 +201,7 @@ impl Field {
             (FieldType::Int | FieldType::Bool | FieldType::Time, _) => {
                 format!("CAST({column} AS TEXT)")
             }
-            _ => column.to_owned(),
+            _ => column,
         }
     }
 }
@@ -240,12 +240,13 @@ impl Entity {
         self.legacy.contains(&name)
     }
 
-    /// `id` and every field, read as text, in the order [`Entity::row_to_json`] expects.
-    pub(super) fn select_list(&self, backend: BackendKind) -> String {
+    /// `id` and every field of `table`, read as text, in the order [`Entity::row_to_json`]
+    /// expects. Columns are qualified so the list also serves joins.
+    pub(super) fn select_list(&self, table: &str, backend: BackendKind) -> String {
         let id = Field::new("id", "id", FieldType::Int, FieldDefault::NoDefault);
         std::iter::once(&id)
             .chain(self.fields)
-            .map(|f| f.select_expr(backend))
+            .map(|f| f.select_expr(table, backend))
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -80,7 +80,7 @@ impl ListQuery {
                     value,
                 ),
                 _ if key.starts_with("_order[") || key.starts_with("_sort[") => {
-                    query.push_order(entity, key, value)
+                    query.add_order(entity, key, value)
                 }
                 _ if key.starts_with('_') => Ok(()),
                 _ => query.push_filter(entity, key, value),
@@ -123,7 +123,7 @@ impl ListQuery {
         Ok(())
     }
 
-    fn push_order(&mut self, entity: &Entity, key: &str, value: &str) -> Result<(), String> {
+    fn add_order(&mut self, entity: &Entity, key: &str, value: &str) -> Result<(), String> {
         let name = key
             .split_once('[')
             .and_then(|(_, rest)| rest.strip_suffix(']'))
@@ -223,10 +223,10 @@ impl ListQuery {
         }
     }
 
-    /// Appends ` ORDER BY … LIMIT … OFFSET …`. Columns are qualified with `table`: the select
-    /// list reads them cast to text, and PostgreSQL names a cast like its column, so a bare name
-    /// would sort the text.
-    pub fn push_order_and_page(&self, sql: &mut Sql, table: &str) {
+    /// Appends ` ORDER BY …`. Columns are qualified with `table`: the select list reads them
+    /// cast to text, and PostgreSQL names a cast like its column, so a bare name would sort the
+    /// text.
+    pub fn push_order(&self, sql: &mut Sql, table: &str) {
         sql.push(" ORDER BY ");
         for (i, (column, direction)) in self.order.iter().enumerate() {
             if i > 0 {
@@ -234,6 +234,11 @@ impl ListQuery {
             }
             sql.push(table).push(".").push(column).push(direction.sql());
         }
+    }
+
+    /// Appends ` ORDER BY … LIMIT … OFFSET …`.
+    pub fn push_order_and_page(&self, sql: &mut Sql, table: &str) {
+        self.push_order(sql, table);
         // Both numbers are parsed integers, so writing them into the text is safe, and MySQL
         // wants literals here.
         sql.push(&format!(" LIMIT {} OFFSET {}", self.limit, self.offset()));

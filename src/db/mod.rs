@@ -179,11 +179,9 @@ impl Tables {
         let by_entity = ENTITIES
             .iter()
             .map(|entity| {
-                (
-                    entity.name,
-                    format!("{prefix}{}", entity.table),
-                    entity.select_list(backend),
-                )
+                let table = format!("{prefix}{}", entity.table);
+                let select = entity.select_list(&table, backend);
+                (entity.name, table, select)
             })
             .collect();
         Self {

@@ -298,10 +298,10 @@ CREATE TABLE oc_openconnector_call_logs (
     size BIGINT
 );
 CREATE UNIQUE INDEX oc_openconnector_call_logs_uq_uuid ON oc_openconnector_call_logs (uuid);
-CREATE INDEX oc_openconnector_call_logs_ix1 ON oc_openconnector_call_logs (source_id, id);
-CREATE INDEX oc_openconnector_call_logs_ix2 ON oc_openconnector_call_logs (status_code, id);
-CREATE INDEX oc_openconnector_call_logs_ix3 ON oc_openconnector_call_logs (synchronization_id);
-CREATE INDEX oc_openconnector_call_logs_ix4 ON oc_openconnector_call_logs (created);
+CREATE INDEX oc_openconnector_call_logs_ix1 ON oc_openconnector_call_logs (source_id, status_code, id);
+CREATE INDEX oc_openconnector_call_logs_ix2 ON oc_openconnector_call_logs (status_code, created, id);
+CREATE INDEX oc_openconnector_call_logs_ix3 ON oc_openconnector_call_logs (synchronization_id, id);
+CREATE INDEX oc_openconnector_call_logs_ix4 ON oc_openconnector_call_logs (created, id);
 CREATE INDEX oc_openconnector_call_logs_ix5 ON oc_openconnector_call_logs (expires);
 
 CREATE TABLE oc_openconnector_job_logs (
@@ -324,9 +324,9 @@ CREATE TABLE oc_openconnector_job_logs (
     size BIGINT
 );
 CREATE UNIQUE INDEX oc_openconnector_job_logs_uq_uuid ON oc_openconnector_job_logs (uuid);
-CREATE INDEX oc_openconnector_job_logs_ix1 ON oc_openconnector_job_logs (job_id, id);
-CREATE INDEX oc_openconnector_job_logs_ix2 ON oc_openconnector_job_logs (level);
-CREATE INDEX oc_openconnector_job_logs_ix3 ON oc_openconnector_job_logs (created);
+CREATE INDEX oc_openconnector_job_logs_ix1 ON oc_openconnector_job_logs (job_id, level, id);
+CREATE INDEX oc_openconnector_job_logs_ix2 ON oc_openconnector_job_logs (level, created, id);
+CREATE INDEX oc_openconnector_job_logs_ix3 ON oc_openconnector_job_logs (created, id);
 CREATE INDEX oc_openconnector_job_logs_ix4 ON oc_openconnector_job_logs (expires);
 
 CREATE TABLE oc_openconnector_synchronization_logs (
@@ -346,7 +346,7 @@ CREATE TABLE oc_openconnector_synchronization_logs (
 );
 CREATE UNIQUE INDEX oc_openconnector_synchronization_logs_uq_uuid ON oc_openconnector_synchronization_logs (uuid);
 CREATE INDEX oc_openconnector_synchronization_logs_ix1 ON oc_openconnector_synchronization_logs (synchronization_id, id);
-CREATE INDEX oc_openconnector_synchronization_logs_ix2 ON oc_openconnector_synchronization_logs (created);
+CREATE INDEX oc_openconnector_synchronization_logs_ix2 ON oc_openconnector_synchronization_logs (created, id);
 CREATE INDEX oc_openconnector_synchronization_logs_ix3 ON oc_openconnector_synchronization_logs (expires);
 
 CREATE TABLE oc_openconnector_synchronization_contract_logs (
