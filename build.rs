@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a build script may stop with a message
-//! Embeds the SQL migrations of each backend and checks that the three folders name the same
-//! migrations, so no backend drifts from the others.
+//! Embeds the SQL migrations of each backend (checking that the three folders name the same
+//! migrations, so no backend drifts from the others) and the built web UI (`frontend/dist`).
 
 use std::fmt::Write;
 use std::path::Path;
@@ -17,6 +17,34 @@ fn names(backend: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+fn files_under(dir: &Path, prefix: &str, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        if entry.path().is_dir() {
+            files_under(&entry.path(), &relative, found);
+        } else {
+            found.push(relative);
+        }
+    }
+}
+
+fn embed_ui(root: &Path, out_dir: &Path) {
+    println!("cargo:rerun-if-changed=frontend/dist");
+    let dist = root.join("frontend").join("dist");
+    let mut files = Vec::new();
+    files_under(&dist, "", &mut files);
+    files.sort();
+    let mut out = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
+    for file in files {
+        writeln!(out, "    ({file:?}, include_bytes!({:?})),", dist.join(&file).display()).unwrap();
+    }
+    out.push_str("];\n");
+    std::fs::write(out_dir.join("ui_assets.rs"), out).expect("OUT_DIR is writable");
 }
 
 fn main() {
@@ -51,7 +79,7 @@ fn main() {
         }
         out.push_str("];\n");
     }
-    let target =
-        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("migrations.rs");
-    std::fs::write(target, out).expect("OUT_DIR is writable");
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out_dir.join("migrations.rs"), out).expect("OUT_DIR is writable");
+    embed_ui(&root, &out_dir);
 }

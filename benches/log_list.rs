@@ -68,7 +68,7 @@ fn fill(db: &Db, total: i64) {
         from = to;
     }
     if db.backend() == openconnector::db::BackendKind::Postgres {
-        db.run_blocking(|conn| conn.batch(&format!("ANALYZE {}call_logs", conn.prefix())))
+        db.run_blocking(|conn| conn.batch(&format!("VACUUM ANALYZE {}call_logs", conn.prefix())))
             .expect("analyze");
     }
     println!(

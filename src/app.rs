@@ -107,6 +107,7 @@ pub fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::i
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
             .wrap(from_fn(telemetry::measure))
+            .wrap(actix_web::middleware::Compress::default())
             .configure(crate::api::configure)
     })
     .listen(listener)?

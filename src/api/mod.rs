@@ -7,6 +7,7 @@ mod health;
 mod openapi;
 mod resources;
 mod synchronizations;
+mod ui;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -90,4 +91,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
             );
     }
     config.service(api);
+    config.default_service(web::to(ui::serve));
 }
