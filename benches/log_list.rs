@@ -15,7 +15,6 @@ use openconnector::db::listing::ListQuery;
 use openconnector::db::sql::Bind;
 use openconnector::db::{CALL_LOG, Db, FieldType, store};
 use openconnector::secret::Secret;
-use openconnector::telemetry::Metrics;
 
 const SOURCES: i64 = 13;
 const SAMPLES: usize = 200;
@@ -132,11 +131,9 @@ fn main() {
 
         let listener = TcpListener::bind("127.0.0.1:0").expect("port");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let state = web::Data::new(AppState {
-            db: db.clone(),
-            admin_token: Secret::new("bench-token-0123456789"),
-            metrics: Metrics::default(),
-        });
+        let state = web::Data::new(
+            AppState::new(db.clone(), Secret::new("bench-token-0123456789")).expect("state"),
+        );
         runtime.block_on(async {
             tokio::spawn(build_server(listener, state).expect("server"));
             let client = reqwest::Client::new();

@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::call::CallService;
 use crate::config::{Settings, redact_url};
 use crate::db::{Db, DbError};
 use crate::secret::Secret;
@@ -15,8 +16,21 @@ use crate::telemetry::{self, Metrics};
 /// What every request handler can reach.
 pub struct AppState {
     pub db: Db,
+    pub calls: CallService,
     pub admin_token: Secret,
     pub metrics: Metrics,
+}
+
+impl AppState {
+    /// The state of a running service. Starts background writers, so it needs a tokio runtime.
+    pub fn new(db: Db, admin_token: Secret) -> Result<Self, crate::call::CallError> {
+        Ok(Self {
+            calls: CallService::new(db.clone(), crate::call::CallSettings::default())?,
+            db,
+            admin_token,
+            metrics: Metrics::default(),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use actix_web::web;
 use clap::{Parser, Subcommand};
 use openconnector::app::{self, AppState, TokenOrigin};
 use openconnector::config::Settings;
-use openconnector::telemetry::{self, Metrics};
+use openconnector::telemetry;
 
 #[derive(Parser)]
 #[command(
@@ -117,16 +117,12 @@ fn serve(settings: &Settings) -> Result<(), String> {
             );
         }
     }
-    let state = web::Data::new(AppState {
-        db,
-        admin_token,
-        metrics: Metrics::default(),
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
+        let state = web::Data::new(AppState::new(db, admin_token).map_err(|e| e.to_string())?);
         let server = app::build_server(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

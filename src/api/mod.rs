@@ -6,6 +6,8 @@ mod extract;
 mod health;
 mod openapi;
 mod resources;
+mod secrets;
+mod sources;
 mod synchronizations;
 mod ui;
 
@@ -46,6 +48,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     let mut api = web::scope("/api")
         .wrap(from_fn(auth::require_admin))
         .route("/dashboard", web::get().to(dashboard::counts))
+        .route("/sources/test/{id}", web::post().to(sources::test_source))
         .route(
             "/synchronizations/{id}/contracts",
             web::get().to(synchronizations::list_contracts),

@@ -1,12 +1,14 @@
 //! The collections under `/api/<kind>` and the log lists: list, read, create, update and
-//! delete, the same for every kind; the entity comes from the route.
+//! delete, the same for every kind; the entity comes from the route. Secrets in stored
+//! configuration are masked on the way out and kept when a mask comes back.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{Served, json_object, query_pairs};
+use super::secrets;
 use crate::app::AppState;
 use crate::db::listing::ListQuery;
-use crate::db::store::{self, Key};
+use crate::db::store::{self, Key, StoreError};
 use crate::error::AppError;
 
 pub async fn list_items(
@@ -17,10 +19,13 @@ pub async fn list_items(
     let entity = served.entity;
     let query = ListQuery::parse(entity, &query_pairs(&request)?, served.newest_first)
         .map_err(AppError::invalid_fields)?;
-    let page = state
+    let mut page = state
         .db
         .run(move |conn| store::list(conn, entity, &query))
         .await?;
+    page.results
+        .iter_mut()
+        .for_each(|item| secrets::mask(entity, item));
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -35,9 +40,9 @@ pub async fn get_item(
         .db
         .run(move |conn| store::find(conn, entity, &key))
         .await?;
-    found
-        .map(|item| HttpResponse::Ok().json(item))
-        .ok_or_else(|| not_found(entity.name, &id))
+    let mut item = found.ok_or_else(|| not_found(entity.name, &id))?;
+    secrets::mask(entity, &mut item);
+    Ok(HttpResponse::Ok().json(item))
 }
 
 pub async fn create_item(
@@ -47,10 +52,11 @@ pub async fn create_item(
 ) -> Result<HttpResponse, AppError> {
     let entity = served.entity;
     let input = json_object(&body)?;
-    let created = state
+    let mut created = state
         .db
         .run(move |conn| store::create(conn, entity, &input))
         .await?;
+    secrets::mask(entity, &mut created);
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -61,16 +67,19 @@ pub async fn update_item(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let entity = served.entity;
-    let input = json_object(&body)?;
+    let mut input = json_object(&body)?;
     let key = Key::parse(&id);
-    match state
+    let updated = state
         .db
-        .run(move |conn| store::update(conn, entity, &key, &input))
-        .await
-    {
-        Err(store::StoreError::NotFound) => Err(not_found(entity.name, &id)),
-        other => Ok(HttpResponse::Ok().json(other?)),
-    }
+        .run(move |conn| {
+            let current = store::find(conn, entity, &key)?.ok_or(StoreError::NotFound)?;
+            secrets::restore(entity, &mut input, &current);
+            store::update(conn, entity, &key, &input)
+        })
+        .await;
+    let mut item = updated.map_err(|e| found_or(e, entity.name, &id))?;
+    secrets::mask(entity, &mut item);
+    Ok(HttpResponse::Ok().json(item))
 }
 
 pub async fn delete_item(
@@ -80,15 +89,19 @@ pub async fn delete_item(
 ) -> Result<HttpResponse, AppError> {
     let entity = served.entity;
     let key = Key::parse(&id);
-    match state
+    state
         .db
         .run(move |conn| store::delete(conn, entity, &key))
         .await
-    {
-        Err(store::StoreError::NotFound) => Err(not_found(entity.name, &id)),
-        other => other
-            .map(|()| HttpResponse::NoContent().finish())
-            .map_err(AppError::from),
+        .map_err(|e| found_or(e, entity.name, &id))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A not-found error that names what was asked for; other errors as they are.
+fn found_or(error: StoreError, kind: &str, id: &str) -> AppError {
+    match error {
+        StoreError::NotFound => not_found(kind, id),
+        other => other.into(),
     }
 }
 

@@ -14,13 +14,23 @@ const INDEX: &str = "index.html";
 /// Answers a UI file or, for any other path, the page itself.
 pub async fn serve(request: HttpRequest) -> Result<HttpResponse, AppError> {
     let path = request.path().trim_start_matches('/');
-    let readable = matches!(*request.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    let readable = matches!(
+        *request.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
     if !readable || path.starts_with("api/") || path == "api" {
         return Err(AppError::NotFound(format!("no route {}", request.path())));
     }
-    if let Some((name, bytes)) = ASSETS.iter().find(|(name, _)| *name == path && *name != INDEX) {
+    if let Some((name, bytes)) = ASSETS
+        .iter()
+        .find(|(name, _)| *name == path && *name != INDEX)
+    {
         // Built files carry a content hash in their names, so they never change.
-        let cache = if name.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+        let cache = if name.starts_with("assets/") {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
         return Ok(HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, content_type(name)))
             .insert_header((header::CACHE_CONTROL, cache))

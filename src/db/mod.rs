@@ -18,7 +18,9 @@ use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use entities::*;
-pub use entity::{ENTITIES, Entity, Field, FieldDefault, FieldType};
+pub use entity::{
+    ENTITIES, Entity, Field, FieldDefault, FieldType, format_time, parse_bool, parse_time,
+};
 pub use migrate::{MIGRATIONS_TABLE, Migration, migrations};
 use sql::{Sql, TextRow};
 

@@ -294,6 +294,28 @@ pub fn insert_rows(conn: &mut Conn, entity: &Entity, rows: &[Vec<Bind>]) -> Resu
     })
 }
 
+/// One row of binds in field order from a wire object, for [`insert_rows`]: absent fields are
+/// NULL. Values are written as given, without the checks of [`create`].
+pub fn row_binds(entity: &Entity, values: &Map<String, Value>) -> Result<Vec<Bind>, StoreError> {
+    let mut errors = BTreeMap::new();
+    let binds = entity
+        .fields
+        .iter()
+        .map(|f| {
+            f.to_bind(values.get(f.name).unwrap_or(&Value::Null))
+                .unwrap_or_else(|problem| {
+                    errors.insert(f.name.to_owned(), problem);
+                    Bind::Text(None)
+                })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(binds)
+    } else {
+        Err(StoreError::Invalid(errors))
+    }
+}
+
 fn field(entity: &Entity, name: &str) -> &'static Field {
     // Descriptors are static and their tests check these names exist; a miss is a programming
     // error in this module, caught by the tests of every entity.

@@ -6,7 +6,6 @@ use actix_web::web;
 use openconnector::app::{AppState, build_server};
 use openconnector::db::Db;
 use openconnector::secret::Secret;
-use openconnector::telemetry::Metrics;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 
@@ -104,11 +103,8 @@ impl TestApp {
         let store = TestDb::new(backend);
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("bound").port();
-        let state = web::Data::new(AppState {
-            db: store.db.clone(),
-            admin_token: Secret::new(TOKEN),
-            metrics: Metrics::default(),
-        });
+        let state =
+            web::Data::new(AppState::new(store.db.clone(), Secret::new(TOKEN)).expect("state"));
         let server = build_server(listener, state).expect("the server starts");
         tokio::spawn(server);
         Self {

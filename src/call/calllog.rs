@@ -1,0 +1,307 @@
+//! CallLogs: what an outbound call sent and got, with every secret redacted, written to the
+//! database in batches by one background task so logging never slows a call down.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDateTime, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::sql::Bind;
+use crate::db::store::{self, row_binds};
+use crate::db::{CALL_LOG, Db, format_time};
+
+/// What stands in for a secret in logs and API answers.
+pub const REDACTED: &str = "••••";
+
+/// Header names whose values are always secret.
+const SECRET_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "api-key",
+];
+
+/// JSON keys whose values are secret wherever they appear in a logged body.
+const SECRET_KEYS: [&str; 10] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "client_secret",
+    "client_assertion",
+    "password",
+    "secret",
+    "private_key",
+    "apikey",
+];
+
+/// The names to redact for one source: the fixed ones plus those its configuration names
+/// (an API key's header or query parameter).
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    headers: HashSet<String>,
+    query: HashSet<String>,
+}
+
+impl Redactor {
+    pub fn new(extra_headers: &[String], extra_query: &[String]) -> Self {
+        let mut headers: HashSet<String> = SECRET_HEADERS.iter().map(|h| (*h).to_owned()).collect();
+        headers.extend(extra_headers.iter().map(|h| h.to_ascii_lowercase()));
+        let mut query: HashSet<String> = SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        query.extend(["api_key", "key", "access-token"].map(str::to_owned));
+        query.extend(extra_query.iter().map(|q| q.to_ascii_lowercase()));
+        Self { headers, query }
+    }
+
+    pub fn header(&self, name: &str, value: &str) -> String {
+        if self.headers.contains(&name.to_ascii_lowercase()) {
+            REDACTED.into()
+        } else {
+            value.into()
+        }
+    }
+
+    /// A URL with the values of secret query parameters replaced.
+    pub fn url(&self, url: &str) -> String {
+        let Some((base, query)) = url.split_once('?') else {
+            return url.to_owned();
+        };
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if self.is_secret_name(name) => format!("{name}={REDACTED}"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        format!("{base}?{}", pairs.join("&"))
+    }
+
+    fn is_secret_name(&self, name: &str) -> bool {
+        self.query.contains(&name.to_ascii_lowercase())
+    }
+
+    /// A JSON value with every secret key's value replaced, at any depth.
+    pub fn json(&self, value: &Value) -> Value {
+        match value {
+            Value::Object(object) => Value::Object(
+                object
+                    .iter()
+                    .map(|(key, child)| {
+                        let hidden =
+                            self.is_secret_name(key) || key.to_ascii_lowercase().contains("secret");
+                        let child = if hidden && !child.is_null() {
+                            Value::String(REDACTED.into())
+                        } else {
+                            self.json(child)
+                        };
+                        (key.clone(), child)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|item| self.json(item)).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// A body text with secret JSON fields or form fields replaced.
+    pub fn body(&self, text: &str) -> String {
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            return self.json(&value).to_string();
+        }
+        if text.contains('=') && !text.contains(' ') && !text.contains('<') {
+            return self
+                .url(&format!("?{text}"))
+                .trim_start_matches('?')
+                .to_owned();
+        }
+        text.to_owned()
+    }
+}
+
+/// Retention of a source's logs, in seconds; 0 keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub success: i64,
+    pub error: i64,
+}
+
+impl Retention {
+    pub fn expires(self, created: NaiveDateTime, status: u16) -> Option<NaiveDateTime> {
+        let seconds = if status < 400 {
+            self.success
+        } else {
+            self.error
+        };
+        (seconds > 0).then(|| created + chrono::Duration::seconds(seconds))
+    }
+}
+
+/// Everything a CallLog row holds, before it is stored.
+#[derive(Debug)]
+pub struct CallRecord {
+    pub source_id: Option<i64>,
+    pub synchronization_id: Option<i64>,
+    pub status: u16,
+    pub status_message: String,
+    pub request: Value,
+    pub response: Value,
+    pub retention: Retention,
+}
+
+impl CallRecord {
+    /// The wire form of the log, as the API shows it.
+    pub fn to_json(&self) -> Value {
+        let created = Utc::now().naive_utc();
+        let mut log = json!({
+            "uuid": uuid::Uuid::new_v4().to_string(),
+            "statusCode": self.status,
+            "statusMessage": truncate(&self.status_message, 255),
+            "request": self.request,
+            "response": self.response,
+            "sourceId": self.source_id,
+            "synchronizationId": self.synchronization_id,
+            "created": format_time(created),
+            "expires": self.retention.expires(created, self.status).map(format_time),
+        });
+        let size = log.to_string().len().max(4096);
+        log["size"] = Value::from(size);
+        log
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+enum Message {
+    Row(Vec<Bind>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle on the background writer; cheap to clone.
+#[derive(Clone)]
+pub struct CallLogWriter {
+    sender: mpsc::UnboundedSender<Message>,
+}
+
+/// How many rows one insert carries at most.
+const BATCH: usize = 500;
+
+impl CallLogWriter {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn start(db: Db) -> Self {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Message>();
+        tokio::spawn(async move {
+            let mut rows = Vec::with_capacity(BATCH);
+            let mut waiting = Vec::new();
+            while let Some(message) = receiver.recv().await {
+                let mut next = Some(message);
+                while let Some(message) = next.take() {
+                    match message {
+                        Message::Row(row) => rows.push(row),
+                        Message::Flush(done) => waiting.push(done),
+                    }
+                    if rows.len() < BATCH {
+                        next = receiver.try_recv().ok();
+                    }
+                }
+                if !rows.is_empty() {
+                    let batch = std::mem::replace(&mut rows, Vec::with_capacity(BATCH));
+                    let count = batch.len();
+                    let stored = db
+                        .run(move |conn| store::insert_rows(conn, &CALL_LOG, &batch))
+                        .await;
+                    if let Err(error) = stored {
+                        tracing::error!(%error, count, "Call logs could not be stored and are lost.");
+                    }
+                }
+                for done in waiting.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Self { sender }
+    }
+
+    /// Queues a log (its wire form) for storage.
+    pub fn write(&self, log: &Value) {
+        let row = match log.as_object().map(|object| row_binds(&CALL_LOG, object)) {
+            Some(Ok(row)) => row,
+            _ => {
+                tracing::error!("A call log did not fit the call log table and is lost.");
+                return;
+            }
+        };
+        if self.sender.send(Message::Row(row)).is_err() {
+            tracing::error!("The call log writer has stopped; a call log is lost.");
+        }
+    }
+
+    /// Waits until every log queued before this call is stored.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Response headers as JSON, each name with its list of values (as the PHP app logs them).
+pub fn headers_json(headers: &reqwest::header::HeaderMap, redactor: &Redactor) -> Value {
+    let mut object = Map::new();
+    for (name, value) in headers {
+        let text = redactor.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+        if let Value::Array(values) = object
+            .entry(name.as_str())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            values.push(Value::String(text));
+        }
+    }
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_headers_urls_and_bodies() {
+        let redactor = Redactor::new(&["X-Custom-Key".into()], &["sig".into()]);
+        assert_eq!(redactor.header("Authorization", "Bearer abc"), REDACTED);
+        assert_eq!(redactor.header("x-custom-key", "k"), REDACTED);
+        assert_eq!(
+            redactor.header("Accept", "application/json"),
+            "application/json"
+        );
+        assert_eq!(
+            redactor.url("http://h/p?page=2&sig=abc&api_key=k"),
+            "http://h/p?page=2&sig=••••&api_key=••••"
+        );
+        assert_eq!(
+            redactor.body(r#"{"access_token":"t","nested":{"client_secret":"s","keep":1}}"#),
+            r#"{"access_token":"••••","nested":{"client_secret":"••••","keep":1}}"#
+        );
+        assert_eq!(
+            redactor.body("grant_type=password&password=hunter2"),
+            "grant_type=password&password=••••"
+        );
+    }
+
+    #[test]
+    fn retention_sets_expiry_by_outcome_and_zero_keeps() {
+        let now = Utc::now().naive_utc();
+        let retention = Retention {
+            success: 60,
+            error: 0,
+        };
+        assert_eq!(
+            retention.expires(now, 200),
+            Some(now + chrono::Duration::seconds(60))
+        );
+        assert_eq!(retention.expires(now, 500), None);
+    }
+}

@@ -1,0 +1,901 @@
+//! Outbound calls: every request to a source (a test, a sync page, a proxy, a job) goes
+//! through [`CallService::call`], which applies the source's configuration and
+//! authentication, respects its rate limit, retries transient failures, and leaves a redacted
+//! CallLog for every attempt.
+
+pub mod auth;
+pub mod calllog;
+pub mod ratelimit;
+pub mod retry;
+pub mod soap;
+pub mod source;
+pub mod xml;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method};
+use serde_json::{Map, Value, json};
+
+use crate::db::Db;
+use crate::secret::Secret;
+use auth::{AuthError, Authentication, CachedToken, KeyLocation, TokenCache};
+use calllog::{CallLogWriter, CallRecord, Redactor, headers_json};
+use ratelimit::RateLimits;
+use retry::RetryPolicy;
+pub use source::{SourceSpec, SourceType};
+
+/// What to do when a source's rate limit is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnRateLimit {
+    /// Answer 429 at once, without calling.
+    #[default]
+    FailFast,
+    /// Wait for the reset when it is near enough.
+    Wait,
+}
+
+#[derive(Debug, Clone)]
+pub enum RequestBody {
+    Json(Value),
+    Text(String),
+}
+
+/// One call to make to a source.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    pub method: Method,
+    /// Appended to the source's location; a full `http(s)://` URL is used as it is.
+    pub endpoint: String,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<RequestBody>,
+    /// A GET of one object (picks `readMethod` over `listMethod`).
+    pub read: bool,
+    pub on_rate_limit: OnRateLimit,
+    pub synchronization_id: Option<i64>,
+}
+
+impl CallRequest {
+    pub fn new(method: Method, endpoint: impl Into<String>) -> Self {
+        Self {
+            method,
+            endpoint: endpoint.into(),
+            headers: Vec::new(),
+            query: Vec::new(),
+            body: None,
+            read: false,
+            on_rate_limit: OnRateLimit::FailFast,
+            synchronization_id: None,
+        }
+    }
+}
+
+/// The outcome of a call: the last attempt's response and its log (with the body, whether or
+/// not the stored log keeps it).
+#[derive(Debug)]
+pub struct CallResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub log: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("the response body is neither JSON nor XML: {0}")]
+    Unreadable(String),
+}
+
+impl CallResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON: parsed JSON, or XML by the `@attributes` convention.
+    pub fn data(&self) -> Result<Value, DataError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        if let Ok(value) = serde_json::from_slice(&self.body) {
+            return Ok(value);
+        }
+        let text = String::from_utf8_lossy(&self.body);
+        if text.trim_start().starts_with('<') {
+            return xml::to_json(&text).map_err(|e| DataError::Unreadable(e.to_string()));
+        }
+        Err(DataError::Unreadable(text.chars().take(200).collect()))
+    }
+}
+
+/// Settings of the call service.
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    pub connect_timeout: Duration,
+    /// Total time of one attempt unless the source sets `timeout` (seconds).
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+pub struct CallService {
+    client: Client,
+    /// Clients with a source's own TLS settings, by those settings.
+    tls_clients: Mutex<HashMap<String, Client>>,
+    tokens: TokenCache,
+    limits: RateLimits,
+    logs: CallLogWriter,
+    settings: CallSettings,
+}
+
+/// How an attempt ended before its response was read.
+enum Failure {
+    Connect(String),
+    Timeout(String),
+}
+
+impl CallService {
+    /// A service writing its logs to `db`. Starts the log writer on the current runtime.
+    pub fn new(db: Db, settings: CallSettings) -> Result<Self, CallError> {
+        Ok(Self {
+            client: build_client(&settings, None)?,
+            tls_clients: Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
+            limits: RateLimits::default(),
+            logs: CallLogWriter::start(db),
+            settings,
+        })
+    }
+
+    /// Waits until every log written so far is stored.
+    pub async fn flush_logs(&self) {
+        self.logs.flush().await;
+    }
+
+    /// Calls `source`. Never fails: refusals, connection errors and timeouts come back as a
+    /// response with a status that says so (409, 429, 500, 503, 504) and are logged like any
+    /// other call.
+    #[tracing::instrument(skip_all, fields(source = source.id, method = %request.method, endpoint = %request.endpoint))]
+    pub async fn call(&self, source: &SourceSpec, mut request: CallRequest) -> CallResponse {
+        if !source.enabled {
+            return self.refuse(source, &request, 409, "This source is not enabled");
+        }
+        if source.location.is_empty() && !is_absolute(&request.endpoint) {
+            return self.refuse(source, &request, 409, "This source has no location");
+        }
+        request.method = method_override(source, &request);
+        let authentication = match &source.auth {
+            Ok(authentication) => authentication,
+            Err(problem) => return self.refuse(source, &request, 500, problem),
+        };
+        let client = match self.client_for(source) {
+            Ok(client) => client,
+            Err(problem) => return self.refuse(source, &request, 500, &problem),
+        };
+
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            if let Some(source_id) = source.id {
+                if let Err(wait) = self.limits.acquire(source_id, source.local_limit) {
+                    if request.on_rate_limit == OnRateLimit::Wait
+                        && wait <= self.settings.retry.max_wait
+                    {
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let message = format!(
+                        "The rate limit for this source has been exceeded. Try again in {} s.",
+                        wait.as_secs()
+                    );
+                    return self.refuse(source, &request, 429, &message);
+                }
+            }
+            let token = match self.credentials(source, authentication, &client).await {
+                Ok(token) => token,
+                Err(error) => return self.refuse(source, &request, 401, &error.to_string()),
+            };
+            let prepared = match prepare(
+                source,
+                &request,
+                authentication,
+                token.as_ref(),
+                &client,
+                &self.settings,
+            ) {
+                Ok(prepared) => prepared,
+                Err(problem) => return self.refuse(source, &request, 500, &problem),
+            };
+            let logged_request =
+                describe_request(source, &prepared.request, prepared.body_text.as_deref());
+            let started = Instant::now();
+            let outcome = match client.execute(prepared.request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let remote_ip = response.remote_addr().map(|a| a.ip().to_string());
+                    match response.bytes().await {
+                        Ok(body) => Ok((status, headers, body, remote_ip)),
+                        Err(error) => Err(classify(&error)),
+                    }
+                }
+                Err(error) => Err(classify(&error)),
+            };
+            let elapsed = started.elapsed();
+            let (status, message, headers, body, remote_ip) = match outcome {
+                Ok((status, headers, body, remote_ip)) => {
+                    let message = status.canonical_reason().unwrap_or_default().to_owned();
+                    (status.as_u16(), message, headers, body, remote_ip)
+                }
+                Err(Failure::Connect(message)) => {
+                    (503, message, HeaderMap::new(), Bytes::new(), None)
+                }
+                Err(Failure::Timeout(message)) => {
+                    (504, message, HeaderMap::new(), Bytes::new(), None)
+                }
+            };
+            let failed_to_connect =
+                headers.is_empty() && body.is_empty() && matches!(status, 503 | 504);
+            let (status, body, headers) = if source.kind == SourceType::Soap && !failed_to_connect {
+                soap_result(status, body, headers)
+            } else {
+                (status, body, headers)
+            };
+            let wait = source
+                .id
+                .and_then(|id| self.limits.observe(id, status, &headers));
+            let log = self.log(
+                source,
+                &request,
+                logged_request,
+                status,
+                &message,
+                &headers,
+                &body,
+                elapsed,
+                remote_ip,
+            );
+
+            if status == 401 && !refreshed {
+                if let Some(token) = &token {
+                    if matches!(
+                        authentication,
+                        Authentication::OAuth(_) | Authentication::Decos(_)
+                    ) {
+                        self.tokens.invalidate(&source.auth_key, token).await;
+                        refreshed = true;
+                        continue;
+                    }
+                }
+            }
+            let connection_failed = failed_to_connect
+                .then_some(())
+                .map_or(Some(status), |()| None);
+            if self
+                .settings
+                .retry
+                .retryable(&request.method, connection_failed, attempt)
+            {
+                if let Some(delay) = self.settings.retry.delay(attempt, wait) {
+                    attempt += 1;
+                    tracing::debug!(
+                        status,
+                        attempt,
+                        delay_ms = delay.as_millis(),
+                        "Retrying a call."
+                    );
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            return CallResponse {
+                status,
+                headers,
+                body,
+                log,
+            };
+        }
+    }
+
+    /// A response for a call we did not make, logged like one.
+    fn refuse(
+        &self,
+        source: &SourceSpec,
+        request: &CallRequest,
+        status: u16,
+        message: &str,
+    ) -> CallResponse {
+        let url = join_url(&source.location, &request.endpoint);
+        let logged_request =
+            json!({"url": source.redactor.url(&url), "method": request.method.as_str()});
+        let body = Bytes::from(json!({ "error": message }).to_string());
+        let log = self.log(
+            source,
+            request,
+            logged_request,
+            status,
+            message,
+            &HeaderMap::new(),
+            &body,
+            Duration::ZERO,
+            None,
+        );
+        CallResponse {
+            status,
+            headers: HeaderMap::new(),
+            body,
+            log,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one log row's parts, gathered in one place
+    fn log(
+        &self,
+        source: &SourceSpec,
+        request: &CallRequest,
+        logged_request: Value,
+        status: u16,
+        message: &str,
+        headers: &HeaderMap,
+        body: &Bytes,
+        elapsed: Duration,
+        remote_ip: Option<String>,
+    ) -> Value {
+        let (text, encoding) = match std::str::from_utf8(body) {
+            Ok(text) => (source.redactor.body(text), "UTF-8"),
+            Err(_) => (
+                base64::engine::general_purpose::STANDARD.encode(body),
+                "base64",
+            ),
+        };
+        let response = json!({
+            "statusCode": status,
+            "statusMessage": message,
+            "responseTime": elapsed.as_secs_f64() * 1000.0,
+            "size": body.len(),
+            "remoteIp": remote_ip,
+            "headers": headers_json(headers, &source.redactor),
+            "encoding": encoding,
+        });
+        let record = CallRecord {
+            source_id: source.id,
+            synchronization_id: request.synchronization_id,
+            status,
+            status_message: message.to_owned(),
+            request: logged_request,
+            response,
+            retention: source.retention,
+        };
+        let mut log = record.to_json();
+        if status >= 400 || source.config_bool("logBody") {
+            log["response"]["body"] = Value::String(text);
+            self.logs.write(&log);
+        } else {
+            self.logs.write(&log);
+            log["response"]["body"] = Value::String(text);
+        }
+        log
+    }
+
+    /// The token an authentication needs for this call, if any.
+    async fn credentials(
+        &self,
+        source: &SourceSpec,
+        authentication: &Authentication,
+        client: &Client,
+    ) -> Result<Option<Secret>, AuthError> {
+        match authentication {
+            Authentication::Jwt(signer) => signer.sign(&Map::new()).map(Some),
+            Authentication::OAuth(oauth) => {
+                let fetch = || async {
+                    let (form, basic) = oauth.token_request()?;
+                    let mut builder = client
+                        .post(&oauth.token_url)
+                        .form(&form)
+                        .header("accept", "application/json");
+                    if let Some((user, password)) = basic {
+                        builder = builder.basic_auth(user, Some(password.expose()));
+                    }
+                    self.token_call(source, builder, &oauth.token_url, oauth.token_location())
+                        .await
+                };
+                self.tokens.get(&source.auth_key, fetch).await.map(Some)
+            }
+            Authentication::Decos(decos) => {
+                let fetch = || async {
+                    let builder = client
+                        .post(&decos.token_url)
+                        .header("content-type", "application/json")
+                        .body(decos.body().to_owned());
+                    self.token_call(source, builder, &decos.token_url, decos.token_location())
+                        .await
+                };
+                self.tokens.get(&source.auth_key, fetch).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Posts a token request, logs it (secrets redacted) and reads the token.
+    async fn token_call(
+        &self,
+        source: &SourceSpec,
+        builder: reqwest::RequestBuilder,
+        url: &str,
+        location: &str,
+    ) -> Result<CachedToken, AuthError> {
+        let request = CallRequest::new(Method::POST, url);
+        let logged_request =
+            json!({"url": source.redactor.url(url), "method": "POST", "purpose": "token"});
+        let started = Instant::now();
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| AuthError::TokenUnreachable(e.to_string()))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| AuthError::TokenUnreachable(e.to_string()))?;
+        let message = status.canonical_reason().unwrap_or_default();
+        self.log(
+            source,
+            &request,
+            logged_request,
+            status.as_u16(),
+            message,
+            &headers,
+            &body,
+            started.elapsed(),
+            None,
+        );
+        let refused = |message: String| AuthError::TokenRefused {
+            status: status.as_u16(),
+            message,
+        };
+        if !status.is_success() {
+            return Err(refused(
+                source
+                    .redactor
+                    .body(&String::from_utf8_lossy(&body))
+                    .chars()
+                    .take(300)
+                    .collect(),
+            ));
+        }
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| refused(format!("the answer is not JSON: {e}")))?;
+        CachedToken::from_response(&value, location)
+            .ok_or_else(|| refused(format!("the answer has no token at {location:?}")))
+    }
+
+    /// The shared client, or one with the source's own certificates.
+    fn client_for(&self, source: &SourceSpec) -> Result<Client, String> {
+        let tls = TlsSettings::from_source(source);
+        if tls.is_default() {
+            return Ok(self.client.clone());
+        }
+        let key = tls.key();
+        let mut clients = self
+            .tls_clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build_client(&self.settings, Some(&tls)).map_err(|e| e.to_string())?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// A source's TLS options: `verify` (false, or a CA certificate in PEM), `cert` and `ssl_key`
+/// (a client certificate and key in PEM).
+struct TlsSettings {
+    verify: Option<Value>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+impl TlsSettings {
+    fn from_source(source: &SourceSpec) -> Self {
+        let pem = |key: &str| match source.configuration.get(key) {
+            Some(Value::String(text)) if !text.is_empty() => Some(text.replace("\\n", "\n")),
+            Some(Value::Array(items)) => items
+                .first()
+                .and_then(Value::as_str)
+                .map(|t| t.replace("\\n", "\n")),
+            _ => None,
+        };
+        Self {
+            verify: source
+                .configuration
+                .get("verify")
+                .filter(|v| !matches!(v, Value::Bool(true) | Value::Null))
+                .cloned(),
+            cert: pem("cert"),
+            key: pem("ssl_key"),
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        self.verify.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+
+    fn key(&self) -> String {
+        format!("{:?}|{:?}|{:?}", self.verify, self.cert, self.key)
+    }
+}
+
+fn build_client(settings: &CallSettings, tls: Option<&TlsSettings>) -> Result<Client, CallError> {
+    let mut builder = Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .pool_max_idle_per_host(64)
+        .user_agent(concat!("OpenConnector/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        match &tls.verify {
+            Some(Value::Bool(false)) => builder = builder.danger_accept_invalid_certs(true),
+            Some(Value::String(pem)) if pem.contains("-----BEGIN") => {
+                let certificate =
+                    reqwest::Certificate::from_pem(pem.replace("\\n", "\n").as_bytes())
+                        .map_err(|e| CallError::Client(format!("configuration.verify: {e}")))?;
+                builder = builder.add_root_certificate(certificate);
+            }
+            _ => {}
+        }
+        if let Some(cert) = &tls.cert {
+            let pem = format!("{cert}\n{}", tls.key.clone().unwrap_or_default());
+            let identity = reqwest::Identity::from_pem(pem.as_bytes())
+                .map_err(|e| CallError::Client(format!("configuration.cert / ssl_key: {e}")))?;
+            builder = builder.identity(identity);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| CallError::Client(e.to_string()))
+}
+
+fn classify(error: &reqwest::Error) -> Failure {
+    // The innermost cause says what happened (refused, DNS, reset); reqwest's own text does not.
+    let mut cause = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        source = inner.source();
+    }
+    if error.is_timeout() {
+        Failure::Timeout(format!("The call timed out: {cause}"))
+    } else {
+        Failure::Connect(format!("The source could not be reached: {cause}"))
+    }
+}
+
+fn is_absolute(endpoint: &str) -> bool {
+    endpoint.starts_with("http://") || endpoint.starts_with("https://")
+}
+
+fn join_url(location: &str, endpoint: &str) -> String {
+    if is_absolute(endpoint) {
+        endpoint.to_owned()
+    } else {
+        format!("{location}{endpoint}")
+    }
+}
+
+/// `createMethod`, `updateMethod`, `destroyMethod`, `readMethod` and `listMethod` replace the
+/// method of the matching kind of call.
+fn method_override(source: &SourceSpec, request: &CallRequest) -> Method {
+    let key = match request.method {
+        Method::POST => "createMethod",
+        Method::PUT | Method::PATCH => "updateMethod",
+        Method::DELETE => "destroyMethod",
+        Method::GET if request.read => "readMethod",
+        Method::GET => "listMethod",
+        _ => return request.method.clone(),
+    };
+    source
+        .config_str(key)
+        .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+        .unwrap_or_else(|| request.method.clone())
+}
+
+struct Prepared {
+    request: reqwest::Request,
+    /// The body as text, for the log.
+    body_text: Option<String>,
+}
+
+/// Text of a configured header or query value: strings as they are, numbers and booleans
+/// printed, a list by its first element.
+fn config_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => items.first().and_then(config_text),
+        _ => None,
+    }
+}
+
+/// Replaces `{{ oauthToken(source) }}`, `{{ jwtToken(source) }}` and `{{ decosToken(source) }}`
+/// (the PHP app's way to place a token) with the token.
+fn place_token(text: &str, token: Option<&Secret>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        let expression = rest[start + 2..start + end].trim();
+        let is_token = ["oauthToken(", "jwtToken(", "decosToken("]
+            .iter()
+            .any(|f| expression.starts_with(f));
+        out.push_str(&rest[..start]);
+        match (is_token, token) {
+            (true, Some(token)) => out.push_str(token.expose()),
+            _ => out.push_str(&rest[start..start + end + 2]),
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn set_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("header name {name:?} is not valid"))?;
+    let value = HeaderValue::from_str(value)
+        .map_err(|_| format!("the value of header {name} is not valid"))?;
+    headers.insert(name, value);
+    Ok(())
+}
+
+fn prepare(
+    source: &SourceSpec,
+    request: &CallRequest,
+    authentication: &Authentication,
+    token: Option<&Secret>,
+    client: &Client,
+    settings: &CallSettings,
+) -> Result<Prepared, String> {
+    let url = join_url(&source.location, &request.endpoint);
+    let mut headers = HeaderMap::new();
+    if let Some(configured) = source.config_map("headers") {
+        for (name, value) in configured {
+            if let Some(text) = config_text(value) {
+                set_header(&mut headers, name, &place_token(&text, token))?;
+            }
+        }
+    }
+    for (name, value) in &request.headers {
+        set_header(&mut headers, name, value)?;
+    }
+    let mut query: Vec<(String, String)> = source
+        .config_map("query")
+        .map(|q| {
+            q.iter()
+                .filter_map(|(k, v)| config_text(v).map(|t| (k.clone(), place_token(&t, token))))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (name, value) in &request.query {
+        query.retain(|(k, _)| k != name);
+        query.push((name.clone(), value.clone()));
+    }
+    match (authentication, token) {
+        (
+            Authentication::ApiKey {
+                name,
+                location: KeyLocation::Header,
+                value,
+            },
+            _,
+        ) => set_header(&mut headers, name, value.expose())?,
+        (
+            Authentication::ApiKey {
+                name,
+                location: KeyLocation::Query,
+                value,
+            },
+            _,
+        ) => {
+            query.push((name.clone(), value.expose().to_owned()));
+        }
+        (Authentication::Basic { username, password }, _) => {
+            let encoded = base64::engine::general_purpose::STANDARD
+                .encode(format!("{username}:{}", password.expose()));
+            set_header(&mut headers, "authorization", &format!("Basic {encoded}"))?;
+        }
+        (Authentication::Bearer { token }, _) => set_header(
+            &mut headers,
+            "authorization",
+            &format!("Bearer {}", token.expose()),
+        )?,
+        (_, Some(token)) => set_header(
+            &mut headers,
+            "authorization",
+            &format!("Bearer {}", token.expose()),
+        )?,
+        _ => {}
+    }
+
+    let (body, content_type) = if source.kind == SourceType::Soap {
+        let arguments = match &request.body {
+            Some(RequestBody::Json(value)) => value.clone(),
+            Some(RequestBody::Text(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+            None => source
+                .configuration
+                .get("json")
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
+        let operation = request.endpoint.trim_start_matches('/');
+        let soap = soap::request(
+            soap::SoapVersion::from_config(source.config_str("soapVersion")),
+            operation,
+            source.config_str("namespace"),
+            source.config_str("soapAction"),
+            &arguments,
+        );
+        if let Some(action) = &soap.soap_action {
+            set_header(&mut headers, "soapaction", action)?;
+        }
+        (Some(soap.body), Some(soap.content_type))
+    } else {
+        match &request.body {
+            Some(RequestBody::Json(value)) => {
+                (Some(value.to_string()), Some("application/json".to_owned()))
+            }
+            Some(RequestBody::Text(text)) => (Some(text.clone()), None),
+            None => match (
+                source.configuration.get("json"),
+                source.configuration.get("body"),
+            ) {
+                (Some(json), _) if !json.is_null() => {
+                    (Some(json.to_string()), Some("application/json".to_owned()))
+                }
+                (_, Some(Value::String(text))) => (Some(text.clone()), None),
+                _ => (None, None),
+            },
+        }
+    };
+    if let Some(content_type) = content_type {
+        if !headers.contains_key(reqwest::header::CONTENT_TYPE) || source.kind == SourceType::Soap {
+            set_header(&mut headers, "content-type", &content_type)?;
+        }
+    }
+    let soap_url = if source.kind == SourceType::Soap {
+        source.location.clone()
+    } else {
+        url
+    };
+    let mut builder = client
+        .request(request.method.clone(), &soap_url)
+        .headers(headers)
+        .query(&query);
+    let timeout = source
+        .configuration
+        .get("timeout")
+        .and_then(|t| {
+            t.as_f64()
+                .or_else(|| t.as_str().and_then(|s| s.parse().ok()))
+        })
+        .filter(|t| *t > 0.0)
+        .map_or(settings.timeout, Duration::from_secs_f64);
+    builder = builder.timeout(timeout);
+    if let Some(body) = &body {
+        builder = builder.body(body.clone());
+    }
+    let request = builder
+        .build()
+        .map_err(|e| format!("the request cannot be built: {e}"))?;
+    let body_text = source.config_bool("logBody").then_some(body).flatten();
+    Ok(Prepared { request, body_text })
+}
+
+/// The logged form of a request: URL, method and headers with secrets redacted.
+fn describe_request(source: &SourceSpec, request: &reqwest::Request, body: Option<&str>) -> Value {
+    let redactor: &Redactor = &source.redactor;
+    let headers: Map<String, Value> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let text = redactor.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+            (name.as_str().to_owned(), Value::String(text))
+        })
+        .collect();
+    let mut logged = json!({
+        "url": redactor.url(request.url().as_str()),
+        "method": request.method().as_str(),
+        "headers": headers,
+    });
+    if let Some(body) = body {
+        logged["body"] = Value::String(redactor.body(body));
+    }
+    logged
+}
+
+/// A SOAP answer as JSON: the Body's content with its status, or a fault as a 500 with the
+/// fault as the body.
+fn soap_result(status: u16, body: Bytes, mut headers: HeaderMap) -> (u16, Bytes, HeaderMap) {
+    let text = String::from_utf8_lossy(&body);
+    let (status, json) = match soap::parse(&text) {
+        Ok(soap::SoapResponse::Body(value)) => (status, value),
+        Ok(soap::SoapResponse::Fault(fault)) => (
+            if status < 400 { 500 } else { status },
+            json!({ "fault": fault }),
+        ),
+        Err(error) => {
+            return (
+                if status < 400 { 502 } else { status },
+                Bytes::from(json!({"error": error.to_string()}).to_string()),
+                headers,
+            );
+        }
+    };
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    (status, Bytes::from(json.to_string()), headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn php_token_placeholders_take_the_token() {
+        let token = Secret::new("abc");
+        assert_eq!(
+            place_token("Bearer {{ oauthToken(source) }}", Some(&token)),
+            "Bearer abc"
+        );
+        assert_eq!(place_token("{{jwtToken(source)}}", Some(&token)), "abc");
+        assert_eq!(
+            place_token("x {{ other }} y", Some(&token)),
+            "x {{ other }} y"
+        );
+        assert_eq!(place_token("plain", None), "plain");
+    }
+
+    #[test]
+    fn configured_methods_replace_the_kind_of_call() {
+        let source = SourceSpec::from_row(
+            &json!({"configuration": {"updateMethod": "post", "readMethod": "POST"}}),
+        );
+        assert_eq!(
+            method_override(&source, &CallRequest::new(Method::PUT, "")),
+            Method::POST
+        );
+        let mut read = CallRequest::new(Method::GET, "/1");
+        read.read = true;
+        assert_eq!(method_override(&source, &read), Method::POST);
+        assert_eq!(
+            method_override(&source, &CallRequest::new(Method::GET, "")),
+            Method::GET
+        );
+    }
+}

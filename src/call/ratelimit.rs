@@ -1,0 +1,180 @@
+//! Rate limits per source: what the source's `X-RateLimit-*` and `Retry-After` headers say,
+//! and local counting when the source configures `rateLimitLimit` and `rateLimitWindow`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+
+/// Values of `X-RateLimit-Reset` below this are seconds from now, above it a Unix time.
+const RESET_IS_TIMESTAMP_FROM: u64 = 1_000_000_000;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct LimitState {
+    remaining: Option<i64>,
+    /// Unix seconds when the window resets.
+    reset: Option<u64>,
+}
+
+/// A source's configured local limit.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalLimit {
+    pub limit: i64,
+    pub window: u64,
+}
+
+#[derive(Default)]
+pub struct RateLimits {
+    states: Mutex<HashMap<i64, LimitState>>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl RateLimits {
+    fn with_state<T>(&self, source: i64, work: impl FnOnce(&mut LimitState) -> T) -> T {
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(states.entry(source).or_default())
+    }
+
+    /// Takes one call from the source's budget. `Err` holds how long until the budget resets
+    /// when it is spent; nothing is taken then.
+    pub fn acquire(&self, source: i64, local: Option<LocalLimit>) -> Result<(), Duration> {
+        let now = now();
+        self.with_state(source, |state| {
+            if state.reset.is_some_and(|reset| reset <= now) {
+                *state = LimitState::default();
+            }
+            if let Some(local) = local {
+                if state.reset.is_none() {
+                    state.reset = Some(now + local.window);
+                    state.remaining = Some(local.limit);
+                }
+            }
+            match (state.remaining, state.reset) {
+                (Some(remaining), Some(reset)) if remaining <= 0 => {
+                    Err(Duration::from_secs(reset.saturating_sub(now).max(1)))
+                }
+                (Some(remaining), _) => {
+                    state.remaining = Some(remaining - 1);
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// Updates the budget from a response's headers. Returns how long to wait before calling
+    /// again when the response says so (`Retry-After`, or a spent budget).
+    pub fn observe(&self, source: i64, status: u16, headers: &HeaderMap) -> Option<Duration> {
+        let now = now();
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let retry_after = retry_after(headers, now);
+        self.with_state(source, |state| {
+            if let Some(remaining) = number("x-ratelimit-remaining") {
+                state.remaining = i64::try_from(remaining).ok();
+            }
+            if let Some(reset) = number("x-ratelimit-reset") {
+                state.reset = Some(if reset < RESET_IS_TIMESTAMP_FROM {
+                    now + reset
+                } else {
+                    reset
+                });
+            }
+            if let Some(wait) = retry_after.filter(|_| status == 429 || status == 503) {
+                state.remaining = Some(0);
+                state.reset = Some(now + wait.as_secs().max(1));
+            }
+            match (state.remaining, state.reset) {
+                (Some(remaining), Some(reset)) if remaining <= 0 && reset > now => {
+                    Some(Duration::from_secs(reset - now))
+                }
+                _ => retry_after.filter(|_| status == 429 || status == 503),
+            }
+        })
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: u64) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    let at = date.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).expect("header"));
+        }
+        map
+    }
+
+    #[test]
+    fn a_local_window_allows_its_limit_then_refuses() {
+        let limits = RateLimits::default();
+        let local = Some(LocalLimit {
+            limit: 2,
+            window: 60,
+        });
+        assert!(limits.acquire(1, local).is_ok());
+        assert!(limits.acquire(1, local).is_ok());
+        let wait = limits.acquire(1, local).expect_err("spent");
+        assert!(wait <= Duration::from_secs(60) && wait >= Duration::from_secs(59));
+        assert!(
+            limits.acquire(2, local).is_ok(),
+            "each source has its own budget"
+        );
+    }
+
+    #[test]
+    fn headers_set_the_budget_and_retry_after_reads_both_forms() {
+        let limits = RateLimits::default();
+        assert_eq!(
+            limits.observe(
+                1,
+                200,
+                &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "30")])
+            ),
+            Some(Duration::from_secs(30))
+        );
+        assert!(limits.acquire(1, None).is_err());
+        assert_eq!(
+            limits.observe(2, 429, &headers(&[("retry-after", "5")])),
+            Some(Duration::from_secs(5))
+        );
+        let later = SystemTime::now() + Duration::from_secs(120);
+        let date = httpdate::fmt_http_date(later);
+        let wait = retry_after(&headers(&[("retry-after", &date)]), now()).expect("a date");
+        assert!(wait >= Duration::from_secs(118) && wait <= Duration::from_secs(120));
+        assert_eq!(
+            limits.observe(3, 200, &headers(&[("x-ratelimit-remaining", "10")])),
+            None
+        );
+    }
+}

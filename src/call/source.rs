@@ -1,0 +1,213 @@
+//! A source as the call service needs it: read once from its stored row, configuration
+//! expanded from flat dot keys.
+
+use serde_json::{Map, Value};
+
+use super::auth::Authentication;
+use super::calllog::{Redactor, Retention};
+use super::ratelimit::LocalLimit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceType {
+    /// JSON or XML over HTTP (`api`, `json`, `xml`, …).
+    Http,
+    Soap,
+}
+
+/// The parts of a Source row that shape its calls.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub id: Option<i64>,
+    pub location: String,
+    pub enabled: bool,
+    pub kind: SourceType,
+    /// `configuration` with dot keys expanded.
+    pub configuration: Map<String, Value>,
+    pub retention: Retention,
+    pub local_limit: Option<LocalLimit>,
+    /// The authentication, or why it cannot be used.
+    pub auth: Result<Authentication, String>,
+    /// Identifies the source and its credentials for the token cache.
+    pub auth_key: String,
+    pub redactor: Redactor,
+}
+
+impl SourceSpec {
+    /// Reads a Source row as the API and store give it.
+    pub fn from_row(row: &Value) -> Self {
+        let int = |key: &str| row.get(key).and_then(Value::as_i64);
+        let configuration = match row.get("configuration") {
+            Some(Value::Object(config)) => expand_dots(config),
+            _ => Map::new(),
+        };
+        let auth = Authentication::from_config(&configuration).map_err(|e| e.to_string());
+        let (secret_headers, secret_query) = auth
+            .as_ref()
+            .map(Authentication::secret_names)
+            .unwrap_or_default();
+        let auth_key = format!(
+            "{}:{}",
+            int("id").unwrap_or_default(),
+            configuration
+                .get("authentication")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        );
+        Self {
+            id: int("id"),
+            location: row
+                .get("location")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            enabled: row
+                .get("isEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            kind: match row.get("type").and_then(Value::as_str) {
+                Some(kind) if kind.eq_ignore_ascii_case("soap") => SourceType::Soap,
+                _ => SourceType::Http,
+            },
+            retention: Retention {
+                success: int("logRetention").unwrap_or(3600),
+                error: int("errorRetention").unwrap_or(86400),
+            },
+            local_limit: match (int("rateLimitLimit"), int("rateLimitWindow")) {
+                (Some(limit), Some(window)) if limit > 0 && window > 0 => Some(LocalLimit {
+                    limit,
+                    window: window.unsigned_abs(),
+                }),
+                _ => None,
+            },
+            redactor: Redactor::new(&secret_headers, &secret_query),
+            auth,
+            auth_key,
+            configuration,
+        }
+    }
+
+    pub fn config_str(&self, key: &str) -> Option<&str> {
+        self.configuration
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn config_bool(&self, key: &str) -> bool {
+        self.configuration
+            .get(key)
+            .and_then(|v| crate::db::parse_bool(v))
+            .unwrap_or(false)
+    }
+
+    pub fn config_map(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.configuration.get(key).and_then(Value::as_object)
+    }
+}
+
+/// Expands top-level keys with dots into nested objects (`"headers.Accept"` →
+/// `{"headers": {"Accept": …}}`); containers whose keys are `0..n-1` become lists, as PHP
+/// arrays do. Nested keys are left as they are.
+pub fn expand_dots(config: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut expanded = Vec::new();
+    for (key, value) in config {
+        if key.contains('.') {
+            let mut parts = key.split('.');
+            let first = parts.next().unwrap_or_default().to_owned();
+            let mut target = out
+                .entry(first.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            for part in parts {
+                if !target.is_object() {
+                    *target = Value::Object(Map::new());
+                }
+                let Value::Object(object) = target else { break };
+                target = object.entry(part.to_owned()).or_insert(Value::Null);
+            }
+            *target = value.clone();
+            expanded.push(first);
+        } else {
+            match (out.get_mut(key), value) {
+                (Some(Value::Object(existing)), Value::Object(given)) => {
+                    for (k, v) in given {
+                        existing.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                _ => {
+                    out.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    for key in expanded {
+        if let Some(value) = out.get_mut(&key) {
+            php_lists(value);
+        }
+    }
+    out
+}
+
+/// Turns objects keyed `0..n-1` into lists, at any depth.
+fn php_lists(value: &mut Value) {
+    if let Value::Object(object) = value {
+        for child in object.values_mut() {
+            php_lists(child);
+        }
+        let is_list =
+            !object.is_empty() && object.keys().enumerate().all(|(i, k)| k == &i.to_string());
+        if is_list {
+            let items = std::mem::take(object).into_iter().map(|(_, v)| v).collect();
+            *value = Value::Array(items);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dot_keys_expand_and_numbered_keys_make_lists() {
+        let config = json!({
+            "headers.Accept": "application/json",
+            "headers.X-Trace": "1",
+            "query.limit": "100",
+            "extraDataConfigs.0.staticEndpoint": "/a",
+            "extraDataConfigs.1.staticEndpoint": "/b",
+            "timeout": 30,
+            "authentication": {"type": "bearer", "token": "t"}
+        });
+        assert_eq!(
+            Value::Object(expand_dots(config.as_object().expect("object"))),
+            json!({
+                "headers": {"Accept": "application/json", "X-Trace": "1"},
+                "query": {"limit": "100"},
+                "extraDataConfigs": [{"staticEndpoint": "/a"}, {"staticEndpoint": "/b"}],
+                "timeout": 30,
+                "authentication": {"type": "bearer", "token": "t"}
+            })
+        );
+    }
+
+    #[test]
+    fn a_row_becomes_a_spec_with_retention_limits_and_auth() {
+        let spec = SourceSpec::from_row(&json!({
+            "id": 4, "location": " http://127.0.0.1:9/api ", "isEnabled": false, "type": "soap",
+            "logRetention": 10, "errorRetention": 20, "rateLimitLimit": 5, "rateLimitWindow": 60,
+            "configuration": {"authentication.type": "apiKey", "authentication.value": "k", "authentication.name": "X-Key"}
+        }));
+        assert_eq!(spec.location, "http://127.0.0.1:9/api");
+        assert!(!spec.enabled);
+        assert_eq!(spec.kind, SourceType::Soap);
+        assert_eq!((spec.retention.success, spec.retention.error), (10, 20));
+        assert!(spec.local_limit.is_some());
+        assert!(matches!(spec.auth, Ok(Authentication::ApiKey { .. })));
+        assert_eq!(
+            spec.redactor.header("x-key", "k"),
+            super::super::calllog::REDACTED
+        );
+    }
+}
