@@ -21,10 +21,16 @@ fn names(backend: &str) -> Vec<String> {
 
 /// Every file under `dir`, as paths relative to it, sorted.
 fn files_under(dir: &Path, prefix: &str, found: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let relative = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         if entry.path().is_dir() {
             files_under(&entry.path(), &relative, found);
         } else {
@@ -41,7 +47,12 @@ fn embed_ui(root: &Path, out_dir: &Path) {
     files.sort();
     let mut out = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
     for file in files {
-        writeln!(out, "    ({file:?}, include_bytes!({:?})),", dist.join(&file).display()).unwrap();
+        writeln!(
+            out,
+            "    ({file:?}, include_bytes!({:?})),",
+            dist.join(&file).display()
+        )
+        .unwrap();
     }
     out.push_str("];\n");
     std::fs::write(out_dir.join("ui_assets.rs"), out).expect("OUT_DIR is writable");
