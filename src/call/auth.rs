@@ -80,6 +80,12 @@ enum CredentialsIn {
     Basic,
 }
 
+/// The form of a token request, and the client's Basic credentials when sent that way.
+pub struct TokenRequest {
+    pub form: Vec<(&'static str, String)>,
+    pub basic: Option<(String, Secret)>,
+}
+
 /// An OAuth 2.0 token endpoint and our credentials for it.
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
@@ -314,9 +320,7 @@ impl OAuthClient {
     }
 
     /// The token request: form fields, and Basic credentials when configured so.
-    pub fn token_request(
-        &self,
-    ) -> Result<(Vec<(&'static str, String)>, Option<(String, Secret)>), AuthError> {
+    pub fn token_request(&self) -> Result<TokenRequest, AuthError> {
         let mut form = Vec::new();
         match &self.grant {
             Grant::ClientCredentials => form.push(("grant_type", "client_credentials".to_owned())),
@@ -361,7 +365,7 @@ impl OAuthClient {
             ));
             form.push(("client_assertion", assertion.expose().to_owned()));
         }
-        Ok((form, basic))
+        Ok(TokenRequest { form, basic })
     }
 
     pub fn token_location(&self) -> &str {

@@ -407,7 +407,7 @@ impl CallService {
             Authentication::Jwt(signer) => signer.sign(&Map::new()).map(Some),
             Authentication::OAuth(oauth) => {
                 let fetch = || async {
-                    let (form, basic) = oauth.token_request()?;
+                    let auth::TokenRequest { form, basic } = oauth.token_request()?;
                     let mut builder = client
                         .post(&oauth.token_url)
                         .form(&form)

@@ -97,7 +97,7 @@ impl SourceSpec {
     pub fn config_bool(&self, key: &str) -> bool {
         self.configuration
             .get(key)
-            .and_then(|v| crate::db::parse_bool(v))
+            .and_then(crate::db::parse_bool)
             .unwrap_or(false)
     }
 

@@ -374,7 +374,20 @@ impl Conn {
     where
         E: From<DbError>,
     {
-        on_conn!(&mut self.inner, c => begin(&mut **c)).map_err(DbError::from_diesel)?;
+        match &mut self.inner {
+            // Every transaction here writes; taking the write lock up front lets SQLite wait
+            // for it (busy_timeout) instead of failing when a read upgrades to a write.
+            #[cfg(feature = "sqlite")]
+            AnyConn::Sqlite(c) => {
+                diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                    &mut **c,
+                    "BEGIN IMMEDIATE",
+                )
+            }
+            #[allow(unreachable_patterns)]
+            other => on_conn!(other, c => begin(&mut **c)),
+        }
+        .map_err(DbError::from_diesel)?;
         match work(self) {
             Ok(value) => {
                 on_conn!(&mut self.inner, c => commit(&mut **c)).map_err(DbError::from_diesel)?;

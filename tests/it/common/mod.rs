@@ -1,5 +1,7 @@
 //! Test helpers: the backends to run against and a running server per test.
 
+pub mod upstream;
+
 use std::net::TcpListener;
 
 use actix_web::web;
@@ -93,6 +95,7 @@ pub const TOKEN: &str = "test-admin-token-0123456789";
 /// A running server with its own database.
 pub struct TestApp {
     pub base: String,
+    pub state: web::Data<AppState>,
     pub client: reqwest::Client,
     pub backend: &'static str,
     pub store: TestDb,
@@ -100,15 +103,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: &Backend) -> Self {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            openconnector::telemetry::init_logging(&filter);
+        }
         let store = TestDb::new(backend);
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("bound").port();
         let state =
             web::Data::new(AppState::new(store.db.clone(), Secret::new(TOKEN)).expect("state"));
-        let server = build_server(listener, state).expect("the server starts");
+        let server = build_server(listener, state.clone()).expect("the server starts");
         tokio::spawn(server);
         Self {
             base: format!("http://127.0.0.1:{port}"),
+            state,
             client: reqwest::Client::new(),
             backend: backend.name,
             store,
