@@ -2,34 +2,59 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::appapi::ExApp;
 use crate::call::CallService;
 use crate::config::{Settings, redact_url};
 use crate::db::{Db, DbError};
 use crate::secret::Secret;
 use crate::telemetry::{self, Metrics};
 
+/// Who may call us: an admin with the bearer token (standalone), or Nextcloud through AppAPI.
+pub enum Access {
+    Standalone { admin_token: Secret },
+    ExApp(Arc<ExApp>),
+}
+
 /// What every request handler can reach.
 pub struct AppState {
     pub db: Db,
     pub calls: CallService,
-    pub admin_token: Secret,
+    pub access: Access,
     pub metrics: Metrics,
 }
 
 impl AppState {
-    /// The state of a running service. Starts background writers, so it needs a tokio runtime.
+    /// The state of a standalone service. Starts background writers, so it needs a tokio
+    /// runtime.
     pub fn new(db: Db, admin_token: Secret) -> Result<Self, crate::call::CallError> {
+        Self::with_access(db, Access::Standalone { admin_token })
+    }
+
+    /// The state of a service running as a Nextcloud app.
+    pub fn for_exapp(db: Db, exapp: ExApp) -> Result<Self, crate::call::CallError> {
+        Self::with_access(db, Access::ExApp(Arc::new(exapp)))
+    }
+
+    fn with_access(db: Db, access: Access) -> Result<Self, crate::call::CallError> {
         Ok(Self {
             calls: CallService::new(db.clone(), crate::call::CallSettings::default())?,
             db,
-            admin_token,
+            access,
             metrics: Metrics::default(),
         })
+    }
+
+    pub fn exapp(&self) -> Option<Arc<ExApp>> {
+        match &self.access {
+            Access::ExApp(exapp) => Some(Arc::clone(exapp)),
+            Access::Standalone { .. } => None,
+        }
     }
 }
 
@@ -63,6 +88,18 @@ pub fn open_database(settings: &Settings) -> Result<Db, StartError> {
             source,
         })?;
     Ok(db)
+}
+
+/// A pool for the configured database that connects on first use (under AppAPI, `/init`
+/// migrates and reports a database that cannot be reached).
+pub fn open_database_lazily(settings: &Settings) -> Result<Db, StartError> {
+    let url = settings.database_url();
+    Db::connect_lazily(&url, &settings.table_prefix, settings.db_max_connections).map_err(
+        |source| StartError::Database {
+            url: redact_url(&url),
+            source,
+        },
+    )
 }
 
 /// Connects to the configured database as it is.
@@ -114,17 +151,37 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::io::Write::write_all(&mut options.open(path)?, format!("{text}\n").as_bytes())
 }
 
+/// A bound socket to serve on.
+pub enum Listener {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Self {
+        Self::Tcp(listener)
+    }
+}
+
 /// The HTTP server on an already bound listener (tests bind port 0 and read it back).
-pub fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+pub fn build_server(
+    listener: impl Into<Listener>,
+    state: web::Data<AppState>,
+) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+            .wrap(from_fn(crate::api::authenticate))
             .wrap(from_fn(telemetry::measure))
             .wrap(actix_web::middleware::Compress::default())
             .configure(crate::api::configure)
-    })
-    .listen(listener)?
-    .run();
-    Ok(server)
+    });
+    let server = match listener.into() {
+        Listener::Tcp(listener) => server.listen(listener)?,
+        #[cfg(unix)]
+        Listener::Unix(listener) => server.listen_uds(listener)?,
+    };
+    Ok(server.run())
 }

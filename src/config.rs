@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::appapi::ExAppSettings;
 use crate::db::BackendKind;
 use crate::secret::Secret;
 
@@ -21,6 +22,8 @@ pub struct Settings {
     pub admin_token: Option<Secret>,
     pub db_max_connections: u32,
     pub log_level: String,
+    /// Present when AppAPI started us (`APP_ID` is set).
+    pub exapp: Option<ExAppSettings>,
 }
 
 /// One bad setting: its name as the user wrote it and what was expected.
@@ -85,8 +88,14 @@ impl Settings {
             }),
             None => default_bind(),
         };
+        let exapp = ExAppSettings::from_env(&env, &mut errors);
+        // Under AppAPI the data folder is the app's persistent storage unless set explicitly.
+        let default_data_dir = exapp
+            .as_ref()
+            .and_then(|e| e.persistent_storage.clone())
+            .unwrap_or_else(|| PathBuf::from("./data"));
         let data_dir = pick("data_dir", from_file.data_dir)
-            .map_or_else(|| PathBuf::from("./data"), |(_, v)| PathBuf::from(v));
+            .map_or(default_data_dir, |(_, v)| PathBuf::from(v));
         let database_url = pick("database_url", from_file.database_url).and_then(|(key, value)| {
             match BackendKind::from_url(&value) {
                 Ok(_) => Some(value),
@@ -154,6 +163,7 @@ impl Settings {
                 admin_token,
                 db_max_connections,
                 log_level,
+                exapp,
             })
         } else {
             Err(errors)

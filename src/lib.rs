@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod appapi;
 pub mod call;
 pub mod config;
 pub mod db;

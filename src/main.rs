@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use actix_web::web;
 use clap::{Parser, Subcommand};
-use openconnector::app::{self, AppState, TokenOrigin};
+use openconnector::app::{self, AppState, Listener, TokenOrigin};
+use openconnector::appapi::{ExApp, ExAppSettings, Listen};
 use openconnector::config::Settings;
 use openconnector::telemetry;
 
@@ -88,6 +89,13 @@ fn migrate(settings: &Settings, revert: bool) -> Result<(), String> {
 }
 
 fn serve(settings: &Settings) -> Result<(), String> {
+    match &settings.exapp {
+        Some(exapp) => serve_exapp(settings, exapp),
+        None => serve_standalone(settings),
+    }
+}
+
+fn serve_standalone(settings: &Settings) -> Result<(), String> {
     let db = app::open_database(settings).map_err(|e| e.to_string())?;
     let (admin_token, origin) = app::admin_token(settings).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(settings.bind).map_err(|e| {
@@ -117,12 +125,50 @@ fn serve(settings: &Settings) -> Result<(), String> {
             );
         }
     }
+    run(listener.into(), move || {
+        AppState::new(db, admin_token).map_err(|e| e.to_string())
+    })
+}
+
+/// Under AppAPI: listen where AppAPI says, and leave migrations to `POST /init`.
+fn serve_exapp(settings: &Settings, exapp: &ExAppSettings) -> Result<(), String> {
+    let db = app::open_database_lazily(settings).map_err(|e| e.to_string())?;
+    let listener = match &exapp.listen {
+        Listen::Tcp(address) => Listener::Tcp(
+            TcpListener::bind(address)
+                .map_err(|e| format!("cannot listen on {address} (APP_HOST/APP_PORT): {e}"))?,
+        ),
+        Listen::UnixSocket(path) => {
+            // A socket file left by a previous run would stop the bind.
+            let _ = std::fs::remove_file(path);
+            Listener::Unix(
+                std::os::unix::net::UnixListener::bind(path)
+                    .map_err(|e| format!("cannot listen on {} (HaRP): {e}", path.display()))?,
+            )
+        }
+    };
+    println!(
+        "OpenConnector {} as Nextcloud app {:?} for {} on {:?} with {}",
+        env!("CARGO_PKG_VERSION"),
+        exapp.app_id,
+        exapp.nextcloud_url,
+        exapp.listen,
+        db.backend().name()
+    );
+    let exapp = ExApp::new(exapp.clone()).map_err(|e| e.to_string())?;
+    run(listener, move || {
+        AppState::for_exapp(db, exapp).map_err(|e| e.to_string())
+    })
+}
+
+/// Runs the server until it is stopped (SIGINT or SIGTERM finish requests in flight).
+fn run(listener: Listener, state: impl FnOnce() -> Result<AppState, String>) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let state = web::Data::new(AppState::new(db, admin_token).map_err(|e| e.to_string())?);
+        let state = web::Data::new(state()?);
         let server = app::build_server(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

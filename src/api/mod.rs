@@ -10,11 +10,13 @@ mod secrets;
 mod sources;
 mod synchronizations;
 mod ui;
+mod webhooks;
 
-use actix_web::middleware::from_fn;
 use actix_web::web;
 
+use crate::appapi::lifecycle;
 use crate::db::{self, Entity};
+pub use auth::authenticate;
 use extract::Served;
 
 /// Collections with full create, read, update, delete and list under `/api/<path>`.
@@ -45,8 +47,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/api/openapi.json", web::get().to(openapi::document))
         .route("/metrics", web::get().to(crate::telemetry::metrics));
 
+    config
+        .route("/heartbeat", web::get().to(lifecycle::heartbeat))
+        .route("/init", web::post().to(lifecycle::init))
+        .route("/enabled", web::put().to(lifecycle::enabled));
+
     let mut api = web::scope("/api")
-        .wrap(from_fn(auth::require_admin))
+        .route(
+            "/webhooks/openregister",
+            web::post().to(webhooks::receive_object_event),
+        )
         .route("/dashboard", web::get().to(dashboard::counts))
         .route("/sources/test/{id}", web::post().to(sources::test_source))
         .route(

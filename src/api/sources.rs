@@ -32,7 +32,7 @@ pub async fn test_source(
         .await?;
     let source = SourceSpec::from_row(&row.ok_or_else(|| not_found(SOURCE.name, &id))?);
     let response = state.calls.call(&source, request).await;
-    Ok(HttpResponse::Ok().json(response.log))
+    Ok(HttpResponse::Ok().json(response.log(&source)))
 }
 
 fn test_request(input: &serde_json::Map<String, Value>) -> Result<CallRequest, AppError> {

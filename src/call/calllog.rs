@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::sql::Bind;
-use crate::db::store::{self, row_binds};
-use crate::db::{CALL_LOG, Db, format_time};
+use crate::db::store;
+use crate::db::{CALL_LOG, Db, FieldType, format_time};
 
 /// What stands in for a secret in logs and API answers.
 pub const REDACTED: &str = "••••";
@@ -139,36 +139,97 @@ impl Retention {
     }
 }
 
-/// Everything a CallLog row holds, before it is stored.
-#[derive(Debug)]
+/// One CallLog row. The request and response are serialized once, on the writer's side of
+/// the channel where possible; the call path only gathers the parts.
+#[derive(Debug, Clone)]
 pub struct CallRecord {
+    pub uuid: String,
+    pub created: NaiveDateTime,
     pub source_id: Option<i64>,
     pub synchronization_id: Option<i64>,
     pub status: u16,
     pub status_message: String,
+    /// Redacted request description.
     pub request: Value,
+    /// Redacted response description; has `body` only when the stored log keeps it.
     pub response: Value,
     pub retention: Retention,
 }
 
 impl CallRecord {
+    pub fn new(
+        source_id: Option<i64>,
+        synchronization_id: Option<i64>,
+        status: u16,
+        status_message: &str,
+        request: Value,
+        response: Value,
+        retention: Retention,
+    ) -> Self {
+        Self {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            created: Utc::now().naive_utc(),
+            source_id,
+            synchronization_id,
+            status,
+            status_message: truncate(status_message, 255),
+            request,
+            response,
+            retention,
+        }
+    }
+
+    fn expires(&self) -> Option<NaiveDateTime> {
+        self.retention.expires(self.created, self.status)
+    }
+
     /// The wire form of the log, as the API shows it.
     pub fn to_json(&self) -> Value {
-        let created = Utc::now().naive_utc();
         let mut log = json!({
-            "uuid": uuid::Uuid::new_v4().to_string(),
+            "uuid": self.uuid,
             "statusCode": self.status,
-            "statusMessage": truncate(&self.status_message, 255),
+            "statusMessage": self.status_message,
             "request": self.request,
             "response": self.response,
             "sourceId": self.source_id,
             "synchronizationId": self.synchronization_id,
-            "created": format_time(created),
-            "expires": self.retention.expires(created, self.status).map(format_time),
+            "created": format_time(self.created),
+            "expires": self.expires().map(format_time),
         });
         let size = log.to_string().len().max(4096);
         log["size"] = Value::from(size);
         log
+    }
+
+    /// The row's binds in the call log table's field order.
+    fn binds(&self) -> Vec<Bind> {
+        let request = self.request.to_string();
+        let response = self.response.to_string();
+        let size = (request.len() + response.len() + 512).max(4096);
+        let mut request = Some(request);
+        let mut response = Some(response);
+        CALL_LOG
+            .fields
+            .iter()
+            .map(|field| match field.name {
+                "uuid" => Bind::Text(Some(self.uuid.clone())),
+                "statusCode" => Bind::Int(Some(i64::from(self.status))),
+                "statusMessage" => Bind::Text(Some(self.status_message.clone())),
+                "request" => Bind::Text(request.take()),
+                "response" => Bind::Text(response.take()),
+                "sourceId" => Bind::Int(self.source_id),
+                "synchronizationId" => Bind::Int(self.synchronization_id),
+                "created" => Bind::Time(Some(self.created)),
+                "expires" => Bind::Time(self.expires()),
+                "size" => Bind::Int(i64::try_from(size).ok()),
+                _ => match field.ty {
+                    FieldType::Int => Bind::Int(None),
+                    FieldType::Bool => Bind::Bool(None),
+                    FieldType::Time => Bind::Time(None),
+                    _ => Bind::Text(None),
+                },
+            })
+            .collect()
     }
 }
 
@@ -177,7 +238,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 enum Message {
-    Row(Vec<Bind>),
+    Record(std::sync::Arc<CallRecord>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -189,30 +250,40 @@ pub struct CallLogWriter {
 
 /// How many rows one insert carries at most.
 const BATCH: usize = 500;
+/// How long the writer waits for more logs before it stores what it has.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl CallLogWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn start(db: Db) -> Self {
         let (sender, mut receiver) = mpsc::unbounded_channel::<Message>();
         tokio::spawn(async move {
-            let mut rows = Vec::with_capacity(BATCH);
+            let mut records = Vec::with_capacity(BATCH);
             let mut waiting = Vec::new();
             while let Some(message) = receiver.recv().await {
+                // Let a busy period's logs gather for a moment: one wake-up and one insert per
+                // batch instead of one per call.
+                if matches!(message, Message::Record(_)) {
+                    tokio::time::sleep(GATHER).await;
+                }
                 let mut next = Some(message);
                 while let Some(message) = next.take() {
                     match message {
-                        Message::Row(row) => rows.push(row),
+                        Message::Record(record) => records.push(record),
                         Message::Flush(done) => waiting.push(done),
                     }
-                    if rows.len() < BATCH {
+                    if records.len() < BATCH {
                         next = receiver.try_recv().ok();
                     }
                 }
-                if !rows.is_empty() {
-                    let batch = std::mem::replace(&mut rows, Vec::with_capacity(BATCH));
+                if !records.is_empty() {
+                    let batch = std::mem::replace(&mut records, Vec::with_capacity(BATCH));
                     let count = batch.len();
                     let stored = db
-                        .run(move |conn| store::insert_rows(conn, &CALL_LOG, &batch))
+                        .run(move |conn| {
+                            let rows: Vec<Vec<Bind>> = batch.iter().map(|r| r.binds()).collect();
+                            store::insert_rows(conn, &CALL_LOG, &rows)
+                        })
                         .await;
                     if let Err(error) = stored {
                         tracing::error!(%error, count, "Call logs could not be stored and are lost.");
@@ -226,16 +297,9 @@ impl CallLogWriter {
         Self { sender }
     }
 
-    /// Queues a log (its wire form) for storage.
-    pub fn write(&self, log: &Value) {
-        let row = match log.as_object().map(|object| row_binds(&CALL_LOG, object)) {
-            Some(Ok(row)) => row,
-            _ => {
-                tracing::error!("A call log did not fit the call log table and is lost.");
-                return;
-            }
-        };
-        if self.sender.send(Message::Row(row)).is_err() {
+    /// Queues a log for storage.
+    pub fn write(&self, record: std::sync::Arc<CallRecord>) {
+        if self.sender.send(Message::Record(record)).is_err() {
             tracing::error!("The call log writer has stopped; a call log is lost.");
         }
     }

@@ -12,7 +12,7 @@ pub mod source;
 pub mod xml;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -75,14 +75,24 @@ impl CallRequest {
     }
 }
 
-/// The outcome of a call: the last attempt's response and its log (with the body, whether or
-/// not the stored log keeps it).
+/// The outcome of a call: the last attempt's response and its log.
 #[derive(Debug)]
 pub struct CallResponse {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub log: Value,
+    pub record: Arc<CallRecord>,
+}
+
+/// The body as log text: redacted UTF-8, or base64 when it is not text.
+fn body_text(source: &SourceSpec, body: &Bytes) -> (String, &'static str) {
+    match std::str::from_utf8(body) {
+        Ok(text) => (source.redactor.body(text), "UTF-8"),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(body),
+            "base64",
+        ),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +102,18 @@ pub enum DataError {
 }
 
 impl CallResponse {
+    /// The CallLog as the API shows it, with the (redacted) body even where the stored log
+    /// leaves it out.
+    pub fn log(&self, source: &SourceSpec) -> Value {
+        let mut log = self.record.to_json();
+        if log["response"].get("body").is_none() {
+            let (text, encoding) = body_text(source, &self.body);
+            log["response"]["body"] = Value::String(text);
+            log["response"]["encoding"] = Value::String(encoding.into());
+        }
+        log
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -174,7 +196,7 @@ impl CallService {
     /// Calls `source`. Never fails: refusals, connection errors and timeouts come back as a
     /// response with a status that says so (409, 429, 500, 503, 504) and are logged like any
     /// other call.
-    #[tracing::instrument(skip_all, fields(source = source.id, method = %request.method, endpoint = %request.endpoint))]
+    #[tracing::instrument(level = "debug", skip_all, fields(source = source.id, method = %request.method, endpoint = %request.endpoint))]
     pub async fn call(&self, source: &SourceSpec, mut request: CallRequest) -> CallResponse {
         if !source.enabled {
             return self.refuse(source, &request, 409, "This source is not enabled");
@@ -263,7 +285,7 @@ impl CallService {
             let wait = source
                 .id
                 .and_then(|id| self.limits.observe(id, status, &headers));
-            let log = self.log(
+            let record = self.log(
                 source,
                 &request,
                 logged_request,
@@ -311,7 +333,7 @@ impl CallService {
                 status,
                 headers,
                 body,
-                log,
+                record,
             };
         }
     }
@@ -328,7 +350,7 @@ impl CallService {
         let logged_request =
             json!({"url": source.redactor.url(&url), "method": request.method.as_str()});
         let body = Bytes::from(json!({ "error": message }).to_string());
-        let log = self.log(
+        let record = self.log(
             source,
             request,
             logged_request,
@@ -343,10 +365,12 @@ impl CallService {
             status,
             headers: HeaderMap::new(),
             body,
-            log,
+            record,
         }
     }
 
+    /// Builds the attempt's CallLog and queues it for storage. The body is kept (redacted)
+    /// only for errors and sources with `logBody`; reading it costs, so nothing else does.
     #[allow(clippy::too_many_arguments)] // one log row's parts, gathered in one place
     fn log(
         &self,
@@ -359,41 +383,31 @@ impl CallService {
         body: &Bytes,
         elapsed: Duration,
         remote_ip: Option<String>,
-    ) -> Value {
-        let (text, encoding) = match std::str::from_utf8(body) {
-            Ok(text) => (source.redactor.body(text), "UTF-8"),
-            Err(_) => (
-                base64::engine::general_purpose::STANDARD.encode(body),
-                "base64",
-            ),
-        };
-        let response = json!({
+    ) -> Arc<CallRecord> {
+        let mut response = json!({
             "statusCode": status,
             "statusMessage": message,
             "responseTime": elapsed.as_secs_f64() * 1000.0,
             "size": body.len(),
             "remoteIp": remote_ip,
             "headers": headers_json(headers, &source.redactor),
-            "encoding": encoding,
         });
-        let record = CallRecord {
-            source_id: source.id,
-            synchronization_id: request.synchronization_id,
-            status,
-            status_message: message.to_owned(),
-            request: logged_request,
-            response,
-            retention: source.retention,
-        };
-        let mut log = record.to_json();
         if status >= 400 || source.config_bool("logBody") {
-            log["response"]["body"] = Value::String(text);
-            self.logs.write(&log);
-        } else {
-            self.logs.write(&log);
-            log["response"]["body"] = Value::String(text);
+            let (text, encoding) = body_text(source, body);
+            response["body"] = Value::String(text);
+            response["encoding"] = Value::String(encoding.into());
         }
-        log
+        let record = Arc::new(CallRecord::new(
+            source.id,
+            request.synchronization_id,
+            status,
+            message,
+            logged_request,
+            response,
+            source.retention,
+        ));
+        self.logs.write(Arc::clone(&record));
+        record
     }
 
     /// The token an authentication needs for this call, if any.

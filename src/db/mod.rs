@@ -220,8 +220,17 @@ pub struct Conn {
 impl Db {
     /// Opens a pool. The URL's scheme picks the backend; SQLite paths get their parent folder.
     pub fn connect(url: &str, prefix: &str, max_connections: u32) -> Result<Self, DbError> {
+        Self::open(url, prefix, max_connections, true)
+    }
+
+    /// A pool that connects on first use, so a service can start (and say why later) while
+    /// its database is still unreachable.
+    pub fn connect_lazily(url: &str, prefix: &str, max_connections: u32) -> Result<Self, DbError> {
+        Self::open(url, prefix, max_connections, false)
+    }
+
+    fn open(url: &str, prefix: &str, max_connections: u32, eager: bool) -> Result<Self, DbError> {
         let backend = BackendKind::from_url(url).map_err(DbError::Unreachable)?;
-        let unreachable = |e: diesel::r2d2::PoolError| DbError::Unreachable(e.to_string());
         let pool = match backend {
             #[cfg(feature = "sqlite")]
             BackendKind::Sqlite => {
@@ -233,27 +242,26 @@ impl Db {
                         })?;
                     }
                 }
-                AnyPool::Sqlite(
-                    pool_builder(max_connections)
-                        .connection_customizer(Box::new(SqlitePragmas))
-                        .build(ConnectionManager::new(path))
-                        .map_err(unreachable)?,
-                )
+                AnyPool::Sqlite(finish(
+                    pool_builder(max_connections).connection_customizer(Box::new(SqlitePragmas)),
+                    ConnectionManager::new(path),
+                    eager,
+                )?)
             }
             #[cfg(feature = "postgres")]
-            BackendKind::Postgres => AnyPool::Postgres(
-                pool_builder(max_connections)
-                    .build(ConnectionManager::new(url))
-                    .map_err(unreachable)?,
-            ),
+            BackendKind::Postgres => AnyPool::Postgres(finish(
+                pool_builder(max_connections),
+                ConnectionManager::new(url),
+                eager,
+            )?),
             #[cfg(feature = "mysql")]
             BackendKind::Mysql => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
-                AnyPool::Mysql(
-                    pool_builder(max_connections)
-                        .build(ConnectionManager::new(url))
-                        .map_err(unreachable)?,
-                )
+                AnyPool::Mysql(finish(
+                    pool_builder(max_connections),
+                    ConnectionManager::new(url),
+                    eager,
+                )?)
             }
             #[allow(unreachable_patterns)]
             _ => {
@@ -400,6 +408,21 @@ impl Conn {
                 Err(error)
             }
         }
+    }
+}
+
+/// Builds the pool: eagerly connected (failing now if the database is unreachable) or not.
+fn finish<M: diesel::r2d2::ManageConnection>(
+    builder: diesel::r2d2::Builder<M>,
+    manager: M,
+    eager: bool,
+) -> Result<Pool<M>, DbError> {
+    if eager {
+        builder
+            .build(manager)
+            .map_err(|e| DbError::Unreachable(e.to_string()))
+    } else {
+        Ok(builder.min_idle(Some(0)).build_unchecked(manager))
     }
 }
 
