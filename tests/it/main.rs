@@ -6,6 +6,7 @@
 mod api_crud;
 mod api_errors;
 mod api_logs;
+mod appapi;
 mod call;
 mod cli;
 mod common;

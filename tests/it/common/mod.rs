@@ -1,5 +1,6 @@
 //! Test helpers: the backends to run against and a running server per test.
 
+pub mod nextcloud;
 pub mod upstream;
 
 use std::net::TcpListener;
@@ -120,6 +121,37 @@ impl TestApp {
             backend: backend.name,
             store,
         }
+    }
+
+    /// The service as a Nextcloud app talking to `nextcloud_url`, over a database that is not
+    /// migrated yet (`POST /init` does that): a fresh SQLite file, or `database_url`.
+    pub async fn spawn_exapp(
+        nextcloud_url: &str,
+        secret: &str,
+        database_url: Option<&str>,
+    ) -> (String, web::Data<AppState>, Option<std::path::PathBuf>) {
+        let dir =
+            std::env::temp_dir().join(format!("openconnector-exapp-{}", uuid::Uuid::new_v4()));
+        let url = database_url.map_or_else(
+            || dir.join("exapp.sqlite").to_string_lossy().into_owned(),
+            str::to_owned,
+        );
+        let db = Db::connect_lazily(&url, "oc_openconnector_", 4).expect("a pool");
+        let settings = openconnector::appapi::ExAppSettings {
+            app_id: "openconnector".into(),
+            app_version: "0.1.0".into(),
+            secret: Secret::new(secret),
+            display_name: "Connector".into(),
+            nextcloud_url: nextcloud_url.to_owned(),
+            persistent_storage: Some(dir.clone()),
+            listen: openconnector::appapi::Listen::Tcp("127.0.0.1:0".parse().expect("address")),
+        };
+        let exapp = openconnector::appapi::ExApp::new(settings).expect("client");
+        let state = web::Data::new(AppState::for_exapp(db, exapp).expect("state"));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let base = format!("http://{}", listener.local_addr().expect("bound"));
+        tokio::spawn(build_server(listener, state.clone()).expect("the server starts"));
+        (base, state, database_url.is_none().then_some(dir))
     }
 
     /// A request with the admin token.
