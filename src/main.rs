@@ -141,10 +141,12 @@ fn serve_exapp(settings: &Settings, exapp: &ExAppSettings) -> Result<(), String>
         Listen::UnixSocket(path) => {
             // A socket file left by a previous run would stop the bind.
             let _ = std::fs::remove_file(path);
-            Listener::Unix(
-                std::os::unix::net::UnixListener::bind(path)
-                    .map_err(|e| format!("cannot listen on {} (HaRP): {e}", path.display()))?,
-            )
+            let listener = std::os::unix::net::UnixListener::bind(path)
+                .map_err(|e| format!("cannot listen on {} (HaRP): {e}", path.display()))?;
+            // The FRP client may run as another user; it must be able to connect.
+            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .map_err(|e| format!("cannot open {} to the FRP client: {e}", path.display()))?;
+            Listener::Unix(listener)
         }
     };
     println!(

@@ -287,6 +287,16 @@ impl NextcloudClient {
             .is_some_and(|groups| groups.iter().any(|g| g == "admin")))
     }
 
+    /// Where the browser reaches us through AppAPI's proxy, e.g.
+    /// `/index.php/apps/app_api/proxy/openconnector/`.
+    pub fn proxy_path(&self) -> String {
+        format!(
+            "{}/index.php/apps/app_api/proxy/{}/",
+            self.base_path(),
+            self.app_id
+        )
+    }
+
     /// The path part of the base URL (for links the browser follows), e.g. "" or "/nextcloud".
     fn base_path(&self) -> String {
         reqwest::Url::parse(&self.base)

@@ -59,3 +59,56 @@ fn migrate_creates_the_sqlite_database_in_the_data_folder() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Reads one HTTP answer from a unix socket.
+fn get_over_socket(path: &str, request_path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    write!(
+        stream,
+        "GET {request_path} HTTP/1.1\r\nHost: exapp\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn under_harp_the_app_listens_on_the_exapp_socket() {
+    let dir = std::env::temp_dir().join(format!("openconnector-harp-{}", uuid::Uuid::new_v4()));
+    let mut child = Command::new(BINARY)
+        .env("APP_ID", "openconnector")
+        .env("APP_VERSION", "0.1.0")
+        .env("APP_SECRET", "harp-secret-0123456789")
+        .env("APP_PORT", "23000")
+        .env("NEXTCLOUD_URL", "http://127.0.0.1:1/index.php")
+        .env("HP_SHARED_KEY", "shared")
+        .env("APP_PERSISTENT_STORAGE", &dir)
+        .env_remove("OPENCONNECTOR_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut answer = None;
+    for _ in 0..100 {
+        answer = get_over_socket("/tmp/exapp.sock", "/heartbeat");
+        if answer.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let refused = get_over_socket("/tmp/exapp.sock", "/api/dashboard");
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+    let answer = answer.expect("the socket answers");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains(r#"{"status":"ok"}"#),
+        "{answer}"
+    );
+    assert!(
+        refused.is_some_and(|a| a.starts_with("HTTP/1.1 401")),
+        "AppAPI headers are required"
+    );
+}

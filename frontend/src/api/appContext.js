@@ -17,6 +17,23 @@ function readInitialState(app, key) {
 }
 
 /**
+ * An initial state that may arrive as an object or as its JSON text.
+ *
+ * @param {*} state the state as loaded
+ * @return {object|undefined} the object, or undefined
+ */
+function parseState(state) {
+	if (typeof state === 'string') {
+		try {
+			return JSON.parse(state)
+		} catch {
+			return undefined
+		}
+	}
+	return state && typeof state === 'object' ? state : undefined
+}
+
+/**
  * Works out where the app lives and how it talks to its API, once, at load time.
  *
  * - routerBase: the path of document.baseURI (the server writes <base href> with the app's base path:
@@ -31,12 +48,15 @@ function readInitialState(app, key) {
  */
 export function resolveAppContext(env = {}) {
 	const baseURI = env.baseURI ?? document.baseURI
+	// Under AppAPI the service registers the initial state `api-base` for the top-menu page; AppAPI
+	// provides it as app `app_api`, as an object {apiBase, routerBase} (or its JSON text).
+	const appApiState = parseState(readInitialState('app_api', 'api-base'))
 	const stateApiBase = env.stateApiBase !== undefined
 		? env.stateApiBase
-		: (readInitialState('openconnector', 'api-base') ?? readInitialState('app_api', 'api-base'))
+		: (readInitialState('openconnector', 'api-base') ?? appApiState?.apiBase)
 	const stateRouterBase = env.stateRouterBase !== undefined
 		? env.stateRouterBase
-		: readInitialState('openconnector', 'router-base')
+		: (readInitialState('openconnector', 'router-base') ?? appApiState?.routerBase)
 	const hasOC = env.hasOC ?? (typeof window !== 'undefined' && typeof window.OC !== 'undefined')
 
 	const base = new URL(baseURI)

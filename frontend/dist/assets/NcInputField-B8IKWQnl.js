@@ -1,0 +1,1 @@
+import"./NcInputField-CCi8yEyd.js";

@@ -1,0 +1,1 @@
+window._nc_vue_element_id=window._nc_vue_element_id??0;function e(){return`nc-vue-${window._nc_vue_element_id++}`}export{e as t};
