@@ -6,5 +6,6 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod mapping;
 pub mod secret;
 pub mod telemetry;
