@@ -13,13 +13,13 @@ pub fn float_to_string(number: f64) -> String {
 }
 
 /// PHP's `json_encode` of a float (`serialize_precision` = -1): the shortest form that reads
-/// back, with `.0` kept on integral values (`1.0`, `1.0e+25`).
+/// back (`1`, `0.30000000000000004`, `1.0e+25`).
 pub fn float_to_json(number: f64) -> String {
     format_float(number, 17, 'e', true)
 }
 
-/// PHP's `%G`-like float printing. `shortest` picks the fewest digits that read back (PHP's
-/// precision -1, with which it switches to exponent form only past 15 integer digits); else the
+/// PHP's `zend_gcvt` float printing: exponent form when the decimal exponent reaches `digits`
+/// or falls below -4. `shortest` picks the fewest digits that read back (precision -1); else the
 /// number is rounded to `digits` significant digits.
 fn format_float(number: f64, digits: usize, exponent_letter: char, shortest: bool) -> String {
     if number.is_nan() {
@@ -29,8 +29,7 @@ fn format_float(number: f64, digits: usize, exponent_letter: char, shortest: boo
         return if number > 0.0 { "INF" } else { "-INF" }.into();
     }
     if number == 0.0 {
-        let sign = if number.is_sign_negative() { "-" } else { "" };
-        return if shortest { format!("{sign}0.0") } else { format!("{sign}0") };
+        return if number.is_sign_negative() { "-0" } else { "0" }.into();
     }
     // Scientific form gives the significant digits and the decimal exponent.
     let scientific = if shortest {
@@ -45,8 +44,7 @@ fn format_float(number: f64, digits: usize, exponent_letter: char, shortest: boo
     let significant = significant.trim_end_matches('0');
     let significant = if significant.is_empty() { "0" } else { significant };
     let sign = if negative { "-" } else { "" };
-    let limit = if shortest { 15 } else { digits as i32 };
-    if exponent < -4 || exponent >= limit {
+    if exponent < -4 || exponent >= digits as i32 {
         let (head, tail) = significant.split_at(1);
         let tail = if tail.is_empty() { "0" } else { tail };
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
@@ -68,9 +66,6 @@ fn format_float(number: f64, digits: usize, exponent_letter: char, shortest: boo
             text.push_str(significant);
             for _ in significant.len()..integer_digits {
                 text.push('0');
-            }
-            if shortest {
-                text.push_str(".0");
             }
         } else {
             text.push_str(&significant[..integer_digits]);
@@ -551,9 +546,13 @@ mod tests {
 
     #[test]
     fn floats_encode_as_php_json_does() {
-        assert_eq!(float_to_json(1.0), "1.0");
+        assert_eq!(float_to_json(1.0), "1");
+        assert_eq!(float_to_json(-0.0), "-0");
         assert_eq!(float_to_json(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(float_to_json(1e25), "1.0e+25");
+        assert_eq!(float_to_json(1e16), "10000000000000000");
+        assert_eq!(float_to_json(1e17), "1.0e+17");
+        assert_eq!(float_to_json(1e-5), "1.0e-5");
+        assert_eq!(float_to_json(0.0001), "0.0001");
         assert_eq!(float_to_json(2.5), "2.5");
     }
 

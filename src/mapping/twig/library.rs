@@ -518,7 +518,7 @@ fn strtr(text: &str, pairs: &[(String, String)]) -> String {
 pub fn slugify(text: &str) -> String {
     let mut slug = String::with_capacity(text.len());
     for c in text.to_lowercase().chars() {
-        let c = if c == ' ' || c == '_' { '-' } else { c };
+        let c = if c.is_ascii_whitespace() || c == '_' { '-' } else { c };
         if c.is_ascii_lowercase() || c.is_ascii_digit() || (c == '-' && !slug.ends_with('-')) {
             slug.push(c);
         }
@@ -929,9 +929,16 @@ fn register_operators(env: &mut Environment<'static>) {
     env.add_function("__twig_discard", |_value: Value| Value::from(""));
 }
 
+/// An arithmetic operand as PHP 8 reads it: arrays and strings with no numeric prefix are
+/// type errors.
 fn numeric_operand(value: &Value) -> Result<Number, Error> {
     if values::is_array(value) {
-        return Err(invalid("unsupported operand types: array"));
+        return Err(invalid("Unsupported operand types: array"));
+    }
+    if let Some(text) = value.as_str() {
+        if php::leading_number(text).is_none() {
+            return Err(invalid("Unsupported operand types: string"));
+        }
     }
     Ok(values::to_number(value))
 }
@@ -974,9 +981,16 @@ fn register_functions(env: &mut Environment<'static>) {
         let index = values::to_int(&position).rem_euclid(items.len() as i64) as usize;
         items[index].clone()
     });
-    env.add_function("__twig_fn_attribute", |subject: Value, key: Value| {
-        subject.get_item(&Key::from_value(&key).into_value()).unwrap_or_default()
-    });
+    env.add_function("__twig_fn_attribute", item);
+    env.add_function("__twig_item", item);
+}
+
+/// `subject[key]` as Twig reads it: array keys only (a string has no items).
+fn item(subject: Value, key: Value) -> Value {
+    if !values::is_array(&subject) {
+        return Value::from(());
+    }
+    subject.get_item(&Key::from_value(&key).into_value()).unwrap_or_default()
 }
 
 fn extreme(args: &[Value], wanted: Ordering) -> Value {

@@ -1289,7 +1289,7 @@ impl Emitter {
                     Expr::Str(text) if canonical_int(text).is_some() => text.clone(),
                     other => self.expr(other),
                 };
-                format!("{}[{index}]", self.expr(subject))
+                format!("__twig_item({}, {index})", self.expr(subject))
             }
             Expr::Slice(subject, start, length) => format!(
                 "({}|twig_slice({}, {}))",
@@ -1557,7 +1557,7 @@ mod tests {
 
     #[test]
     fn dotted_numbers_are_positions() {
-        assert_eq!(emitted("{{ a.0.1 }}"), "{{ a[0][1] }}");
+        assert_eq!(emitted("{{ a.0.1 }}"), "{{ __twig_item(__twig_item(a, 0), 1) }}");
         assert_eq!(emitted("{{ 1.5 }}"), "{{ 1.5 }}");
     }
 
