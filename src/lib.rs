@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod logic;
 pub mod mapping;
 pub mod secret;
 pub mod telemetry;
