@@ -8,5 +8,7 @@ pub mod call;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod logic;
+pub mod mapping;
 pub mod secret;
 pub mod telemetry;
