@@ -12,6 +12,8 @@ use crate::appapi::ExApp;
 use crate::call::CallService;
 use crate::config::{Settings, redact_url};
 use crate::db::{Db, DbError};
+use crate::mapping::Mapper;
+use crate::mapping::stored::StoredMappings;
 use crate::secret::Secret;
 use crate::telemetry::{self, Metrics};
 
@@ -25,6 +27,8 @@ pub enum Access {
 pub struct AppState {
     pub db: Db,
     pub calls: CallService,
+    /// Compiles and caches mappings; `executeMapping` finds stored ones through the store.
+    pub mapper: Mapper,
     pub access: Access,
     pub metrics: Metrics,
 }
@@ -44,6 +48,7 @@ impl AppState {
     fn with_access(db: Db, access: Access) -> Result<Self, crate::call::CallError> {
         Ok(Self {
             calls: CallService::new(db.clone(), crate::call::CallSettings::default())?,
+            mapper: Mapper::new(Arc::new(StoredMappings::new(db.clone()))),
             db,
             access,
             metrics: Metrics::default(),

@@ -4,12 +4,14 @@ mod auth;
 mod dashboard;
 mod extract;
 mod health;
+mod mappings;
 mod openapi;
 mod resources;
 mod secrets;
 mod sources;
 mod synchronizations;
 mod ui;
+mod validate;
 mod webhooks;
 
 use actix_web::web;
@@ -59,6 +61,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .route("/dashboard", web::get().to(dashboard::counts))
         .route("/sources/test/{id}", web::post().to(sources::test_source))
+        .route("/mappings/test", web::post().to(mappings::test_mapping))
         .route(
             "/synchronizations/{id}/contracts",
             web::get().to(synchronizations::list_contracts),

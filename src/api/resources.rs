@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{Served, json_object, query_pairs};
-use super::secrets;
+use super::{secrets, validate};
 use crate::app::AppState;
 use crate::db::listing::ListQuery;
 use crate::db::store::{self, Key, StoreError};
@@ -52,6 +52,7 @@ pub async fn create_item(
 ) -> Result<HttpResponse, AppError> {
     let entity = served.entity;
     let input = json_object(&body)?;
+    validate::check(entity, &input, None)?;
     let mut created = state
         .db
         .run(move |conn| store::create(conn, entity, &input))
@@ -72,12 +73,18 @@ pub async fn update_item(
     let updated = state
         .db
         .run(move |conn| {
-            let current = store::find(conn, entity, &key)?.ok_or(StoreError::NotFound)?;
+            let current = store::find(conn, entity, &key)
+                .and_then(|row| row.ok_or(StoreError::NotFound))
+                .map_err(Rejected::Store)?;
             secrets::restore(entity, &mut input, &current);
-            store::update(conn, entity, &key, &input)
+            validate::check(entity, &input, Some(&current)).map_err(Rejected::Input)?;
+            store::update(conn, entity, &key, &input).map_err(Rejected::Store)
         })
         .await;
-    let mut item = updated.map_err(|e| found_or(e, entity.name, &id))?;
+    let mut item = updated.map_err(|rejected| match rejected {
+        Rejected::Input(error) => error,
+        Rejected::Store(error) => found_or(error, entity.name, &id),
+    })?;
     secrets::mask(entity, &mut item);
     Ok(HttpResponse::Ok().json(item))
 }
@@ -95,6 +102,18 @@ pub async fn delete_item(
         .await
         .map_err(|e| found_or(e, entity.name, &id))?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Why an update was not stored: its input, or the store.
+enum Rejected {
+    Input(AppError),
+    Store(StoreError),
+}
+
+impl From<crate::db::DbError> for Rejected {
+    fn from(error: crate::db::DbError) -> Self {
+        Self::Store(error.into())
+    }
 }
 
 /// A not-found error that names what was asked for; other errors as they are.

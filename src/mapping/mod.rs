@@ -13,6 +13,7 @@ pub mod dot_path;
 mod html_entities;
 pub mod php;
 pub mod php_date;
+pub mod stored;
 pub mod twig;
 
 use std::cell::RefCell;

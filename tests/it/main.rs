@@ -10,4 +10,5 @@ mod appapi;
 mod call;
 mod cli;
 mod common;
+mod mapping;
 mod migrations;
