@@ -641,7 +641,7 @@ fn strtr(text: &str, pairs: &[(String, String)]) -> String {
     if pairs.is_empty() {
         return text.to_owned();
     }
-    pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    pairs.sort_by_key(|pair| std::cmp::Reverse(pair.0.len()));
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     'outer: while !rest.is_empty() {
@@ -1351,10 +1351,10 @@ mod tests {
 
     #[test]
     fn sprintf_formats() {
-        let args = [Value::from(5), Value::from("ab"), Value::from(3.14159)];
+        let args = [Value::from(5), Value::from("ab"), Value::from(1.23456)];
         assert_eq!(
             sprintf("%03d|%-4s|%.2f|%%", &args).ok(),
-            Some("005|ab  |3.14|%".to_owned())
+            Some("005|ab  |1.23|%".to_owned())
         );
     }
 

@@ -1,6 +1,7 @@
 //! Test helpers: the backends to run against and a running server per test.
 
 pub mod nextcloud;
+pub mod openregister;
 pub mod upstream;
 
 use std::net::TcpListener;
