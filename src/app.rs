@@ -15,6 +15,8 @@ use crate::db::{Db, DbError};
 use crate::mapping::Mapper;
 use crate::mapping::stored::StoredMappings;
 use crate::secret::Secret;
+use crate::sync::Synchronizer;
+use crate::sync::writer::{RegisterAuth, RegisterSettings};
 use crate::telemetry::{self, Metrics};
 
 /// Who may call us: an admin with the bearer token (standalone), or Nextcloud through AppAPI.
@@ -26,9 +28,10 @@ pub enum Access {
 /// What every request handler can reach.
 pub struct AppState {
     pub db: Db,
-    pub calls: CallService,
+    pub calls: Arc<CallService>,
     /// Compiles and caches mappings; `executeMapping` finds stored ones through the store.
     pub mapper: Mapper,
+    pub sync: Synchronizer,
     pub access: Access,
     pub metrics: Metrics,
 }
@@ -46,13 +49,52 @@ impl AppState {
     }
 
     fn with_access(db: Db, access: Access) -> Result<Self, crate::call::CallError> {
+        let calls = Arc::new(CallService::new(
+            db.clone(),
+            crate::call::CallSettings::default(),
+        )?);
+        let mapper = Mapper::new(Arc::new(StoredMappings::new(db.clone())));
+        let register = match &access {
+            Access::ExApp(exapp) => Some(RegisterSettings {
+                base: format!(
+                    "{}/index.php/apps/openregister/api",
+                    exapp.settings.nextcloud_url
+                ),
+                auth: RegisterAuth::AppApi {
+                    app_id: exapp.settings.app_id.clone(),
+                    app_version: exapp.settings.app_version.clone(),
+                    secret: exapp.settings.secret.clone(),
+                },
+            }),
+            Access::Standalone { .. } => None,
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| crate::call::CallError::Client(e.to_string()))?;
         Ok(Self {
-            calls: CallService::new(db.clone(), crate::call::CallSettings::default())?,
-            mapper: Mapper::new(Arc::new(StoredMappings::new(db.clone()))),
+            sync: Synchronizer {
+                db: db.clone(),
+                calls: Arc::clone(&calls),
+                mapper: mapper.clone(),
+                register,
+                http,
+                runs: Arc::default(),
+            },
+            calls,
+            mapper,
             db,
             access,
             metrics: Metrics::default(),
         })
+    }
+
+    /// Where synchronizations write: OpenRegister's REST API (overrides the default under AppAPI).
+    pub fn with_register(mut self, register: Option<RegisterSettings>) -> Self {
+        if register.is_some() {
+            self.sync.register = register;
+        }
+        self
     }
 
     pub fn exapp(&self) -> Option<Arc<ExApp>> {

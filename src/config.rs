@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::appapi::ExAppSettings;
 use crate::db::BackendKind;
 use crate::secret::Secret;
+use crate::sync::writer::{RegisterAuth, RegisterSettings};
 
 /// The settings of one running service.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Settings {
     pub log_level: String,
     /// Present when AppAPI started us (`APP_ID` is set).
     pub exapp: Option<ExAppSettings>,
+    /// OpenRegister's `…/apps/openregister/api` base, with a Nextcloud user and app password.
+    pub openregister: Option<RegisterSettings>,
 }
 
 /// One bad setting: its name as the user wrote it and what was expected.
@@ -50,6 +53,9 @@ struct FileSettings {
     admin_token: Option<String>,
     db_max_connections: Option<u32>,
     log_level: Option<String>,
+    openregister_url: Option<String>,
+    openregister_user: Option<String>,
+    openregister_password: Option<String>,
 }
 
 const ENV_PREFIX: &str = "OPENCONNECTOR_";
@@ -154,6 +160,41 @@ impl Settings {
             None => "info".to_owned(),
         };
 
+        let openregister = match pick("openregister_url", from_file.openregister_url) {
+            Some((key, url)) if !url.starts_with("http://") && !url.starts_with("https://") => {
+                errors.push(problem(
+                    &key,
+                    "an http(s) URL ending in /apps/openregister/api",
+                    &url,
+                ));
+                None
+            }
+            Some((_, url)) => {
+                let user = pick("openregister_user", from_file.openregister_user).map(|(_, v)| v);
+                let password =
+                    pick("openregister_password", from_file.openregister_password).map(|(_, v)| v);
+                let auth = match (user, password) {
+                    (Some(user), Some(password)) => RegisterAuth::Basic {
+                        user,
+                        password: Secret::new(password),
+                    },
+                    (None, None) => RegisterAuth::None,
+                    _ => {
+                        errors.push(ConfigError {
+                            key: "OPENCONNECTOR_OPENREGISTER_USER/PASSWORD".into(),
+                            problem: "expected both a user and an app password, or neither".into(),
+                        });
+                        RegisterAuth::None
+                    }
+                };
+                Some(RegisterSettings {
+                    base: url.trim_end_matches('/').to_owned(),
+                    auth,
+                })
+            }
+            None => None,
+        };
+
         if errors.is_empty() {
             Ok(Self {
                 bind,
@@ -164,6 +205,7 @@ impl Settings {
                 db_max_connections,
                 log_level,
                 exapp,
+                openregister,
             })
         } else {
             Err(errors)

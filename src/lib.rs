@@ -11,4 +11,5 @@ pub mod error;
 pub mod logic;
 pub mod mapping;
 pub mod secret;
+pub mod sync;
 pub mod telemetry;

@@ -65,6 +65,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route(
             "/synchronizations/{id}/contracts",
             web::get().to(synchronizations::list_contracts),
+        )
+        .route(
+            "/synchronizations/{id}/run",
+            web::post().to(synchronizations::run),
+        )
+        .route(
+            "/synchronizations/{id}/test",
+            web::post().to(synchronizations::test),
+        )
+        .route(
+            "/synchronizations/{id}/progress",
+            web::get().to(synchronizations::progress),
         );
     // Log routes precede the collections so that `/sources/logs` is not read as a source id.
     for (path, entity) in LOGS {

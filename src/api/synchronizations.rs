@@ -9,6 +9,7 @@ use crate::db::listing::ListQuery;
 use crate::db::store::{self, Key, StoreError};
 use crate::db::{CONTRACT, SYNCHRONIZATION};
 use crate::error::AppError;
+use crate::sync::{RunOptions, SyncError};
 
 /// `GET /api/synchronizations/{id}/contracts`: the contracts of one synchronization, paged
 /// and filtered like every list.
@@ -38,4 +39,93 @@ pub async fn list_contracts(
         Err(StoreError::NotFound) => Err(not_found(SYNCHRONIZATION.name, &id)),
         other => Ok(HttpResponse::Ok().json(other?)),
     }
+}
+
+/// Body (or query) of a run: `test` and `force`, both optional booleans.
+fn run_options(body: &[u8], request: &HttpRequest, test: bool) -> Result<RunOptions, AppError> {
+    let mut options = RunOptions { test, force: false };
+    let mut fields: serde_json::Map<String, serde_json::Value> =
+        if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Map::new()
+        } else {
+            super::extract::json_object(body)?
+        };
+    for (key, value) in query_pairs(request)? {
+        fields
+            .entry(key)
+            .or_insert(serde_json::Value::String(value));
+    }
+    let mut problems = std::collections::BTreeMap::new();
+    for (key, target) in [("test", &mut options.test), ("force", &mut options.force)] {
+        if let Some(value) = fields.get(key) {
+            match crate::db::parse_bool(value) {
+                Some(flag) => *target = *target || flag,
+                None => {
+                    problems.insert(key.to_owned(), "expected true or false".to_owned());
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(options)
+    } else {
+        Err(AppError::invalid_fields(problems))
+    }
+}
+
+fn sync_error(error: SyncError) -> AppError {
+    match error {
+        SyncError::NotFound(key) => not_found(SYNCHRONIZATION.name, &key),
+        SyncError::AlreadyRunning(id) => AppError::Conflict {
+            message: format!("synchronization {id} is already running"),
+            details: std::collections::BTreeMap::new(),
+        },
+        SyncError::Config { field, problem } => AppError::BadRequest {
+            message: "the synchronization cannot run".into(),
+            details: std::collections::BTreeMap::from([(field.to_owned(), problem)]),
+        },
+        SyncError::Store(error) => error.into(),
+    }
+}
+
+/// `POST /api/synchronizations/{id}/run`: runs it now and answers the SynchronizationLog.
+pub async fn run(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let options = run_options(&body, &request, false)?;
+    let log = state.sync.run(&id, options).await.map_err(sync_error)?;
+    Ok(HttpResponse::Ok().json(log))
+}
+
+/// `POST /api/synchronizations/{id}/test`: a run that writes nothing.
+pub async fn test(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let options = run_options(&body, &request, true)?;
+    let log = state.sync.run(&id, options).await.map_err(sync_error)?;
+    Ok(HttpResponse::Ok().json(log))
+}
+
+/// `GET /api/synchronizations/{id}/progress`: how far a running synchronization is.
+pub async fn progress(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let key = Key::parse(&id);
+    let row = state
+        .db
+        .run(move |conn| store::find(conn, &SYNCHRONIZATION, &key))
+        .await?;
+    let row = row.ok_or_else(|| not_found(SYNCHRONIZATION.name, &id))?;
+    let sync_id = row
+        .get("id")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or_default();
+    Ok(HttpResponse::Ok().json(state.sync.runs.progress(sync_id)))
 }

@@ -294,9 +294,10 @@ pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
-/// ISO 8601 with offset, as the PHP app's `c` format prints it.
+/// ISO 8601 with offset, as the PHP app's `c` format prints it, with fractions of a second
+/// when there are any (change detection compares these times).
 pub fn format_time(time: NaiveDateTime) -> String {
-    time.and_utc().to_rfc3339_opts(SecondsFormat::Secs, false)
+    time.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 #[cfg(test)]

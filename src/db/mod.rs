@@ -215,6 +215,8 @@ pub struct Conn {
     inner: AnyConn,
     backend: BackendKind,
     tables: Arc<Tables>,
+    /// Whether a transaction is open: an inner `transaction` then joins it.
+    in_transaction: bool,
 }
 
 impl Db {
@@ -300,6 +302,7 @@ impl Db {
             inner,
             backend: self.backend,
             tables: Arc::clone(&self.tables),
+            in_transaction: false,
         })
     }
 
@@ -382,6 +385,10 @@ impl Conn {
     where
         E: From<DbError>,
     {
+        if self.in_transaction {
+            return work(self);
+        }
+
         match &mut self.inner {
             // Every transaction here writes; taking the write lock up front lets SQLite wait
             // for it (busy_timeout) instead of failing when a read upgrades to a write.
@@ -396,7 +403,10 @@ impl Conn {
             other => on_conn!(other, c => begin(&mut **c)),
         }
         .map_err(DbError::from_diesel)?;
-        match work(self) {
+        self.in_transaction = true;
+        let outcome = work(self);
+        self.in_transaction = false;
+        match outcome {
             Ok(value) => {
                 on_conn!(&mut self.inner, c => commit(&mut **c)).map_err(DbError::from_diesel)?;
                 Ok(value)

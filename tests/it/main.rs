@@ -12,3 +12,4 @@ mod cli;
 mod common;
 mod mapping;
 mod migrations;
+mod sync;

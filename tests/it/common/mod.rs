@@ -105,14 +105,25 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: &Backend) -> Self {
+        Self::spawn_with_register(backend, None).await
+    }
+
+    /// A running server whose synchronizations write to `register`.
+    pub async fn spawn_with_register(
+        backend: &Backend,
+        register: Option<openconnector::sync::writer::RegisterSettings>,
+    ) -> Self {
         if let Ok(filter) = std::env::var("TEST_LOG") {
             openconnector::telemetry::init_logging(&filter);
         }
         let store = TestDb::new(backend);
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("bound").port();
-        let state =
-            web::Data::new(AppState::new(store.db.clone(), Secret::new(TOKEN)).expect("state"));
+        let state = web::Data::new(
+            AppState::new(store.db.clone(), Secret::new(TOKEN))
+                .expect("state")
+                .with_register(register),
+        );
         let server = build_server(listener, state.clone()).expect("the server starts");
         tokio::spawn(server);
         Self {

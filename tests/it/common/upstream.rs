@@ -16,6 +16,10 @@ pub struct UpstreamState {
     hits: Mutex<HashMap<String, u32>>,
     tokens: Mutex<HashSet<String>>,
     issued: Mutex<u32>,
+    /// The objects `/objects` serves, ten a page.
+    pub objects: Mutex<Vec<Value>>,
+    /// A page of `/objects` that answers 500.
+    pub failing_page: Mutex<Option<u64>>,
     /// Key the `/jwt` route verifies with: (algorithm, PEM or secret).
     pub jwt_key: Mutex<Option<(jsonwebtoken::Algorithm, Vec<u8>)>>,
 }
@@ -171,6 +175,18 @@ async fn handle(
                 Ok(data) => HttpResponse::Ok().json(json!({"claims": data.claims, "x5t": data.header.x5t})),
                 Err(error) => HttpResponse::Unauthorized().json(json!({"error": error.to_string()})),
             }
+        }
+        "/objects" => {
+            let page: u64 = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            if *state.failing_page.lock().expect("lock") == Some(page) {
+                return HttpResponse::InternalServerError().json(json!({"error": "page broke"}));
+            }
+            let objects = state.objects.lock().expect("lock");
+            let size = 10usize;
+            let start = usize::try_from(page.saturating_sub(1)).unwrap_or(usize::MAX).saturating_mul(size);
+            let results: Vec<Value> = objects.iter().skip(start).take(size).cloned().collect();
+            let pages = objects.len().div_ceil(size);
+            HttpResponse::Ok().json(json!({"results": results, "page": page, "pages": pages, "total": objects.len()}))
         }
         "/xml" => HttpResponse::Ok()
             .content_type("application/xml")

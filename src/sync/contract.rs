@@ -1,0 +1,245 @@
+//! Synchronization contracts: which source object became which target object, with the hashes
+//! and times that decide whether it must be written again. Read and written a page at a time.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::db::sql::Bind;
+use crate::db::store::{self, StoreError};
+use crate::db::{CONTRACT, Conn, format_time, parse_time};
+
+/// A contract as the run needs it.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub id: i64,
+    pub origin_id: String,
+    pub origin_hash: Option<String>,
+    pub target_id: Option<String>,
+    pub source_last_synced: Option<NaiveDateTime>,
+}
+
+/// A canonical, key-order-independent SHA-256 of a JSON value.
+pub fn hash(value: &Value) -> String {
+    fn feed(hasher: &mut Sha256, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                hasher.update(b"{");
+                for key in keys {
+                    hasher.update(serde_json::to_string(key).unwrap_or_default().as_bytes());
+                    hasher.update(b":");
+                    feed(hasher, &map[key]);
+                    hasher.update(b",");
+                }
+                hasher.update(b"}");
+            }
+            Value::Array(items) => {
+                hasher.update(b"[");
+                for item in items {
+                    feed(hasher, item);
+                    hasher.update(b",");
+                }
+                hasher.update(b"]");
+            }
+            scalar => hasher.update(scalar.to_string().as_bytes()),
+        }
+    }
+    let mut hasher = Sha256::new();
+    feed(&mut hasher, value);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The contracts of `synchronization_id` for these origin ids, by origin id.
+pub fn load(
+    conn: &mut Conn,
+    synchronization_id: i64,
+    origin_ids: &[String],
+) -> Result<HashMap<String, Contract>, StoreError> {
+    let mut found = HashMap::with_capacity(origin_ids.len());
+    for chunk in origin_ids.chunks(500) {
+        let (table, select) = conn.table(&CONTRACT);
+        let mut sql = conn.sql();
+        sql.push("SELECT ")
+            .push(select)
+            .push(" FROM ")
+            .push(table)
+            .push(" WHERE synchronization_id = ");
+        sql.bind(Bind::Text(Some(synchronization_id.to_string())))
+            .push(" AND origin_id IN (");
+        for (i, origin) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " })
+                .bind(Bind::Text(Some(origin.clone())));
+        }
+        sql.push(")");
+        for row in conn.load(&sql)? {
+            let contract = CONTRACT.row_to_json(row.0);
+            if let Some(contract) = from_json(&contract) {
+                found.insert(contract.origin_id.clone(), contract);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Every contract of a synchronization that points at a target object: (contract id, origin
+/// id, target id).
+pub fn with_targets(
+    conn: &mut Conn,
+    synchronization_id: i64,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let (table, _) = conn.table(&CONTRACT);
+    let cast = conn.text_type();
+    let mut sql = conn.sql();
+    sql.push(&format!(
+        "SELECT CAST(id AS {cast}), origin_id, target_id FROM {table} WHERE synchronization_id = "
+    ))
+    .bind(Bind::Text(Some(synchronization_id.to_string())))
+    .push(" AND target_id IS NOT NULL");
+    Ok(conn
+        .load(&sql)?
+        .into_iter()
+        .filter_map(|row| {
+            let mut values = row.0.into_iter();
+            let id = values.next().flatten()?.parse().ok()?;
+            Some((
+                id,
+                values.next().flatten().unwrap_or_default(),
+                values.next().flatten()?,
+            ))
+        })
+        .collect())
+}
+
+fn from_json(value: &Value) -> Option<Contract> {
+    Some(Contract {
+        id: value.get("id")?.as_i64()?,
+        origin_id: value.get("originId")?.as_str()?.to_owned(),
+        origin_hash: value
+            .get("originHash")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        target_id: value
+            .get("targetId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        source_last_synced: value
+            .get("sourceLastSynced")
+            .and_then(Value::as_str)
+            .and_then(parse_time),
+    })
+}
+
+/// What a run decided for one object.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Unchanged: only its check time moves.
+    Checked { contract_id: i64 },
+    /// Written to the target (created or updated).
+    Written {
+        contract_id: Option<i64>,
+        origin_id: String,
+        origin_hash: String,
+        target_id: String,
+        target_hash: String,
+        created: bool,
+    },
+    /// Removed from the target.
+    Deleted { contract_id: i64 },
+}
+
+/// Stores a page's outcomes in one transaction: new contracts in one insert, changes as
+/// updates by id.
+pub fn save(
+    conn: &mut Conn,
+    synchronization_id: i64,
+    outcomes: &[Outcome],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        let (table, _) = conn.table(&CONTRACT);
+        let table = table.to_owned();
+        let stamp = Bind::Time(Some(now));
+        let mut new_rows = Vec::new();
+        let mut checked = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Checked { contract_id } => checked.push(*contract_id),
+                Outcome::Written { contract_id: None, origin_id, origin_hash, target_id, target_hash, .. } => {
+                    let row = json!({
+                        "uuid": uuid::Uuid::new_v4().to_string(),
+                        "version": "0.0.1",
+                        "synchronizationId": synchronization_id.to_string(),
+                        "originId": origin_id, "originHash": origin_hash,
+                        "targetId": target_id, "targetHash": target_hash,
+                        "sourceLastChanged": format_time(now), "sourceLastChecked": format_time(now),
+                        "sourceLastSynced": format_time(now), "targetLastChanged": format_time(now),
+                        "targetLastSynced": format_time(now), "targetLastAction": "create",
+                        "created": format_time(now), "updated": format_time(now),
+                    });
+                    new_rows.push(store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))?);
+                }
+                Outcome::Written { contract_id: Some(id), origin_hash, target_id, target_hash, created, .. } => {
+                    let mut sql = conn.sql();
+                    sql.push(&format!("UPDATE {table} SET origin_hash = "))
+                        .bind(Bind::Text(Some(origin_hash.clone())))
+                        .push(", target_id = ")
+                        .bind(Bind::Text(Some(target_id.clone())))
+                        .push(", target_hash = ")
+                        .bind(Bind::Text(Some(target_hash.clone())))
+                        .push(", target_last_action = ")
+                        .bind(Bind::Text(Some(if *created { "create" } else { "update" }.to_owned())));
+                    for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
+                        sql.push(&format!(", {column} = ")).bind(stamp.clone());
+                    }
+                    sql.push(" WHERE id = ").bind(Bind::Int(Some(*id)));
+                    conn.execute(&sql)?;
+                }
+                Outcome::Deleted { contract_id } => {
+                    let mut sql = conn.sql();
+                    sql.push(&format!("UPDATE {table} SET target_id = NULL, target_hash = NULL, target_last_action = 'delete', target_last_changed = "))
+                        .bind(stamp.clone())
+                        .push(", updated = ")
+                        .bind(stamp.clone())
+                        .push(" WHERE id = ")
+                        .bind(Bind::Int(Some(*contract_id)));
+                    conn.execute(&sql)?;
+                }
+            }
+        }
+        if !new_rows.is_empty() {
+            store::insert_rows(conn, &CONTRACT, &new_rows)?;
+        }
+        for chunk in checked.chunks(500) {
+            let mut sql = conn.sql();
+            sql.push(&format!("UPDATE {table} SET source_last_checked = ")).bind(stamp.clone()).push(" WHERE id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "" } else { ", " }).bind(Bind::Int(Some(*id)));
+            }
+            sql.push(")");
+            conn.execute(&sql)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_ignore_key_order_but_not_values() {
+        let a = hash(&json!({"a": 1, "b": {"c": [1, 2], "d": "x"}}));
+        let b = hash(&json!({"b": {"d": "x", "c": [1, 2]}, "a": 1}));
+        assert_eq!(a, b);
+        assert_ne!(a, hash(&json!({"a": 1, "b": {"c": [2, 1], "d": "x"}})));
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -1,0 +1,625 @@
+//! Synchronization runs: read a source page by page, map each object, and keep an OpenRegister
+//! register equal to the source, with a contract per object.
+//!
+//! Safe by construction: a target object's id is derived from the synchronization and the
+//! origin id, so a retried or repeated write never makes a second object; contracts are stored
+//! per page, so a run that dies is finished by the next; objects that vanished are deleted only
+//! after every page was read without error, and never in test mode.
+
+pub mod contract;
+pub mod reader;
+pub mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{NaiveDateTime, Utc};
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::call::source::expand_dots;
+use crate::call::{CallService, SourceSpec};
+use crate::db::store::{self, Key, StoreError};
+use crate::db::{
+    Db, MAPPING, SOURCE, SYNCHRONIZATION, SYNCHRONIZATION_LOG, format_time, parse_time,
+};
+use crate::logic::Rule;
+use crate::mapping::{CompiledMapping, Mapper};
+use contract::{Contract, Outcome};
+use reader::ReadConfig;
+use writer::{OpenRegisterTarget, RegisterSettings};
+
+/// How many target writes run at once.
+const WRITE_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Read and map, but write nothing.
+    pub test: bool,
+    /// Write every object, changed or not.
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("synchronization {0:?} not found")]
+    NotFound(String),
+    #[error("synchronization {0} is already running")]
+    AlreadyRunning(i64),
+    #[error("{field}: {problem}")]
+    Config {
+        field: &'static str,
+        problem: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<crate::db::DbError> for SyncError {
+    fn from(error: crate::db::DbError) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// How far a running synchronization is, for the UI's progress bar.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    pub running: bool,
+    pub stage: &'static str,
+    pub page: u32,
+    pub found: u64,
+    pub processed: u64,
+}
+
+/// The runs in progress: one per synchronization at a time.
+#[derive(Default)]
+pub struct Runs {
+    running: Mutex<HashMap<i64, Progress>>,
+}
+
+impl Runs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Progress>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn start(self: &Arc<Self>, id: i64) -> Result<RunGuard, SyncError> {
+        let mut running = self.lock();
+        if running.contains_key(&id) {
+            return Err(SyncError::AlreadyRunning(id));
+        }
+        running.insert(
+            id,
+            Progress {
+                running: true,
+                stage: "starting",
+                ..Progress::default()
+            },
+        );
+        Ok(RunGuard {
+            runs: Arc::clone(self),
+            id,
+        })
+    }
+
+    /// The progress of a synchronization; not running when absent.
+    pub fn progress(&self, id: i64) -> Progress {
+        self.lock().get(&id).cloned().unwrap_or_default()
+    }
+
+    fn update(&self, id: i64, change: impl FnOnce(&mut Progress)) {
+        if let Some(progress) = self.lock().get_mut(&id) {
+            change(progress);
+        }
+    }
+}
+
+/// Releases the run's claim however the run ends.
+struct RunGuard {
+    runs: Arc<Runs>,
+    id: i64,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        self.runs.lock().remove(&self.id);
+    }
+}
+
+/// What a run needs from the service.
+pub struct Synchronizer {
+    pub db: Db,
+    pub calls: Arc<CallService>,
+    pub mapper: Mapper,
+    pub register: Option<RegisterSettings>,
+    pub http: reqwest::Client,
+    pub runs: Arc<Runs>,
+}
+
+/// Counters and problems of one run.
+#[derive(Debug, Default, Serialize)]
+struct Counts {
+    found: u64,
+    skipped: u64,
+    created: u64,
+    updated: u64,
+    deleted: u64,
+    invalid: u64,
+}
+
+struct Run<'a> {
+    sync: &'a Synchronizer,
+    id: i64,
+    uuid: String,
+    options: RunOptions,
+    read: ReadConfig,
+    source: SourceSpec,
+    mapping: Option<Arc<CompiledMapping>>,
+    conditions: Option<Rule>,
+    target: Option<OpenRegisterTarget>,
+    /// Objects synced after this time are current (the later of the synchronization's and its
+    /// mapping's last change).
+    config_changed: Option<NaiveDateTime>,
+    counts: Counts,
+    errors: Vec<Value>,
+    seen: HashSet<String>,
+}
+
+fn field<'a>(row: &'a Value, name: &str) -> Option<&'a str> {
+    row.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+impl Synchronizer {
+    /// Runs the synchronization named by `key` and answers its SynchronizationLog.
+    pub async fn run(&self, key: &str, options: RunOptions) -> Result<Value, SyncError> {
+        let started = Instant::now();
+        let lookup = Key::parse(key);
+        let row = self
+            .db
+            .run(move |conn| store::find(conn, &SYNCHRONIZATION, &lookup))
+            .await?
+            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let id = row
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let _claim = self.runs.start(id)?;
+        let mut run = self.prepare(id, &row, options).await?;
+        let read_complete = run.read_all().await;
+        if read_complete && !options.test {
+            run.delete_vanished().await;
+        }
+        let log = run.log(started.elapsed().as_secs_f64() * 1000.0, read_complete);
+        let input = log.as_object().cloned().unwrap_or_default();
+        let stored = self
+            .db
+            .run(move |conn| store::create(conn, &SYNCHRONIZATION_LOG, &input))
+            .await?;
+        Ok(stored)
+    }
+
+    async fn prepare(
+        &self,
+        id: i64,
+        row: &Value,
+        options: RunOptions,
+    ) -> Result<Run<'_>, SyncError> {
+        let config_error =
+            |field: &'static str, problem: String| SyncError::Config { field, problem };
+        let source_key =
+            field(row, "sourceId").ok_or_else(|| config_error("sourceId", "is required".into()))?;
+        let source_lookup = Key::parse(source_key);
+        let source_row = self
+            .db
+            .run(move |conn| store::find(conn, &SOURCE, &source_lookup))
+            .await?
+            .ok_or_else(|| config_error("sourceId", format!("no source {source_key:?}")))?;
+        let source_config = match row.get("sourceConfig") {
+            Some(Value::Object(config)) => expand_dots(config),
+            _ => Map::new(),
+        };
+        let mut config_changed = row
+            .get("updated")
+            .and_then(Value::as_str)
+            .and_then(parse_time);
+        let mapping = match field(row, "sourceTargetMapping") {
+            Some(mapping_key) => {
+                let lookup = Key::parse(mapping_key);
+                let mapping_row = self
+                    .db
+                    .run(move |conn| store::find(conn, &MAPPING, &lookup))
+                    .await?
+                    .ok_or_else(|| {
+                        config_error("sourceTargetMapping", format!("no mapping {mapping_key:?}"))
+                    })?;
+                let changed = mapping_row
+                    .get("dateModified")
+                    .and_then(Value::as_str)
+                    .and_then(parse_time);
+                config_changed = config_changed.max(changed);
+                let compiled = self
+                    .mapper
+                    .compile_json(&mapping_row)
+                    .map_err(|e| config_error("sourceTargetMapping", e.to_string()))?;
+                Some(compiled)
+            }
+            None => None,
+        };
+        let conditions = match row.get("conditions") {
+            Some(Value::Object(rule)) if !rule.is_empty() => Some(
+                Rule::compile(&Value::Object(rule.clone()))
+                    .map_err(|e| config_error("conditions", e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let target = match field(row, "targetType").unwrap_or("register/schema") {
+            "register/schema" => {
+                let settings = self.register.clone().ok_or_else(|| {
+                    config_error(
+                        "targetType",
+                        "OpenRegister is not configured: set OPENCONNECTOR_OPENREGISTER_URL".into(),
+                    )
+                })?;
+                let target_id = field(row, "targetId").unwrap_or_default();
+                Some(
+                    OpenRegisterTarget::new(self.http.clone(), settings, target_id)
+                        .map_err(|e| config_error("targetId", e))?,
+                )
+            }
+            other => {
+                return Err(config_error(
+                    "targetType",
+                    format!("{other:?} targets are not supported yet; use register/schema"),
+                ));
+            }
+        };
+        Ok(Run {
+            sync: self,
+            id,
+            uuid: field(row, "uuid").unwrap_or_default().to_owned(),
+            options,
+            read: ReadConfig::from_source_config(&source_config),
+            source: SourceSpec::from_row(&source_row),
+            mapping,
+            conditions,
+            target,
+            config_changed,
+            counts: Counts::default(),
+            errors: Vec::new(),
+            seen: HashSet::new(),
+        })
+    }
+}
+
+/// An object ready to write: its origin id, the source object's hash and the mapped object.
+struct Pending {
+    origin_id: String,
+    origin_hash: String,
+    mapped: Value,
+    contract: Option<Contract>,
+}
+
+impl Run<'_> {
+    /// Reads every page and processes its objects. Answers whether the whole source was read
+    /// without error (the condition for deleting what vanished).
+    async fn read_all(&mut self) -> bool {
+        if let (Some(target), false) = (&self.target, self.options.test) {
+            if let Err(error) = target.check().await {
+                self.errors
+                    .push(json!({"stage": "target", "error": error.to_string()}));
+                return false;
+            }
+        }
+        let mut request = self.read.first_request(self.id);
+        let mut page = 1;
+        let mut first_page_size = 0;
+        loop {
+            self.sync.runs.update(self.id, |p| {
+                p.stage = "fetching";
+                p.page = page;
+            });
+            let response = self.sync.calls.call(&self.source, request.clone()).await;
+            if !response.is_success() {
+                let message = format!(
+                    "page {page}: the source answered {} {}",
+                    response.status, response.record.status_message
+                );
+                self.errors
+                    .push(json!({"stage": "fetch", "page": page, "error": message}));
+                return false;
+            }
+            let items = match response.data().map_err(|e| e.to_string()).and_then(|body| {
+                let next_body = body.clone();
+                reader::items(body, self.read.results_position.as_deref())
+                    .map(|items| (items, next_body))
+                    .map_err(|e| e.to_string())
+            }) {
+                Ok(items) => items,
+                Err(error) => {
+                    self.errors.push(json!({"stage": "fetch", "page": page, "error": format!("page {page}: {error}")}));
+                    return false;
+                }
+            };
+            let (items, body) = items;
+            let count = items.len();
+            if page == 1 {
+                first_page_size = count;
+            }
+            self.counts.found += count as u64;
+            if let Err(error) = self.process_page(items).await {
+                self.errors
+                    .push(json!({"stage": "store", "page": page, "error": error.to_string()}));
+                return false;
+            }
+            let found = self.counts.found;
+            self.sync.runs.update(self.id, |p| {
+                p.found = found;
+                p.processed = found;
+            });
+            match reader::next_request(
+                &self.read,
+                &request,
+                &body,
+                &response.headers,
+                reader::Position::new(page, count, first_page_size, found as usize),
+            ) {
+                Some(next) => {
+                    request = next;
+                    page += 1;
+                }
+                None => return true,
+            }
+        }
+    }
+
+    /// Checks, maps and writes one page of objects, then stores their contracts together.
+    async fn process_page(&mut self, items: Vec<Value>) -> Result<(), StoreError> {
+        let mut objects = Vec::with_capacity(items.len());
+        for item in items {
+            let origin_id =
+                reader::at_path(&item, &self.read.id_position).and_then(|id| match id {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+            let Some(origin_id) = origin_id else {
+                self.counts.invalid += 1;
+                self.errors.push(json!({"stage": "object", "error": format!("Could not find origin id in object for key: {}", self.read.id_position)}));
+                continue;
+            };
+            if let Some(conditions) = &self.conditions {
+                match conditions.matches(&item) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.counts.skipped += 1;
+                        self.seen.insert(origin_id);
+                        continue;
+                    }
+                    Err(error) => {
+                        self.counts.invalid += 1;
+                        self.errors.push(json!({"stage": "conditions", "originId": origin_id, "error": error.to_string()}));
+                        continue;
+                    }
+                }
+            }
+            self.seen.insert(origin_id.clone());
+            objects.push((origin_id, item));
+        }
+        let sync_id = self.id;
+        let origin_ids: Vec<String> = objects.iter().map(|(origin, _)| origin.clone()).collect();
+        let mut contracts = self
+            .sync
+            .db
+            .run(move |conn| contract::load(conn, sync_id, &origin_ids))
+            .await?;
+
+        let mut outcomes = Vec::with_capacity(objects.len());
+        let mut to_map = Vec::new();
+        for (origin_id, item) in objects {
+            let origin_hash = contract::hash(&item);
+            let existing = contracts.remove(&origin_id);
+            let current = existing.as_ref().is_some_and(|c| {
+                c.origin_hash.as_deref() == Some(origin_hash.as_str())
+                    && c.target_id.is_some()
+                    && c.source_last_synced.is_some_and(|synced| {
+                        self.config_changed.is_none_or(|changed| synced >= changed)
+                    })
+            });
+            match existing {
+                Some(contract) if current && !self.options.force => {
+                    self.counts.skipped += 1;
+                    outcomes.push(Outcome::Checked {
+                        contract_id: contract.id,
+                    });
+                }
+                contract => to_map.push((origin_id, origin_hash, item, contract)),
+            }
+        }
+
+        // Mapping is CPU work that may read stored mappings: off the async workers.
+        let mapping = self.mapping.clone();
+        let mapped = tokio::task::spawn_blocking(move || {
+            to_map
+                .into_iter()
+                .map(|(origin_id, origin_hash, item, contract)| {
+                    let mapped = match &mapping {
+                        Some(mapping) => mapping.apply(&item).map_err(|e| e.to_string()),
+                        None => Ok(item),
+                    };
+                    (origin_id, origin_hash, mapped, contract)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| StoreError::Db(crate::db::DbError::Task(e.to_string())))?;
+
+        let mut pending = Vec::with_capacity(mapped.len());
+        for (origin_id, origin_hash, mapped, contract) in mapped {
+            match mapped {
+                Ok(mapped) => pending.push(Pending {
+                    origin_id,
+                    origin_hash,
+                    mapped,
+                    contract,
+                }),
+                Err(error) => {
+                    self.counts.invalid += 1;
+                    self.errors
+                        .push(json!({"stage": "mapping", "originId": origin_id, "error": error}));
+                }
+            }
+        }
+        if self.options.test {
+            for item in &pending {
+                if item
+                    .contract
+                    .as_ref()
+                    .is_some_and(|c| c.target_id.is_some())
+                {
+                    self.counts.updated += 1;
+                } else {
+                    self.counts.created += 1;
+                }
+            }
+            return Ok(());
+        }
+        let Some(target) = self.target.clone() else {
+            return Ok(());
+        };
+        let namespace = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("openconnector:synchronization:{}", self.uuid).as_bytes(),
+        );
+        let writes = futures_util::stream::iter(pending.into_iter().map(|item| {
+            let target = target.clone();
+            async move {
+                let target_id = item
+                    .contract
+                    .as_ref()
+                    .and_then(|c| c.target_id.clone())
+                    .unwrap_or_else(|| {
+                        uuid::Uuid::new_v5(&namespace, item.origin_id.as_bytes()).to_string()
+                    });
+                let written = target.upsert(&target_id, &item.mapped).await;
+                (item, written)
+            }
+        }))
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+        for (item, written) in writes {
+            match written {
+                Ok(target_id) => {
+                    let created = item.contract.as_ref().is_none_or(|c| c.target_id.is_none());
+                    if created {
+                        self.counts.created += 1;
+                    } else {
+                        self.counts.updated += 1;
+                    }
+                    outcomes.push(Outcome::Written {
+                        contract_id: item.contract.map(|c| c.id),
+                        target_hash: contract::hash(&item.mapped),
+                        origin_id: item.origin_id,
+                        origin_hash: item.origin_hash,
+                        target_id,
+                        created,
+                    });
+                }
+                Err(error) => {
+                    self.counts.invalid += 1;
+                    self.errors.push(json!({"stage": "write", "originId": item.origin_id, "error": error.to_string()}));
+                }
+            }
+        }
+        let now = Utc::now().naive_utc();
+        self.sync
+            .db
+            .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
+            .await
+    }
+
+    /// Deletes the target objects whose source objects were not in this (complete) read.
+    async fn delete_vanished(&mut self) {
+        let Some(target) = self.target.clone() else {
+            return;
+        };
+        let sync_id = self.id;
+        self.sync.runs.update(self.id, |p| p.stage = "deleting");
+        let known = match self
+            .sync
+            .db
+            .run(move |conn| contract::with_targets(conn, sync_id))
+            .await
+        {
+            Ok(known) => known,
+            Err(error) => {
+                self.errors
+                    .push(json!({"stage": "delete", "error": error.to_string()}));
+                return;
+            }
+        };
+        let mut outcomes = Vec::new();
+        for (contract_id, origin_id, target_id) in known
+            .into_iter()
+            .filter(|(_, origin, _)| !self.seen.contains(origin))
+        {
+            match target.delete(&target_id).await {
+                Ok(()) => {
+                    self.counts.deleted += 1;
+                    outcomes.push(Outcome::Deleted { contract_id });
+                }
+                Err(error) => self.errors.push(
+                    json!({"stage": "delete", "originId": origin_id, "error": error.to_string()}),
+                ),
+            }
+        }
+        let now = Utc::now().naive_utc();
+        if let Err(error) = self
+            .sync
+            .db
+            .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
+            .await
+        {
+            self.errors
+                .push(json!({"stage": "delete", "error": error.to_string()}));
+        }
+    }
+
+    /// The SynchronizationLog of this run.
+    fn log(&self, milliseconds: f64, read_complete: bool) -> Value {
+        let message = match (read_complete, self.errors.is_empty()) {
+            (true, true) => "Success".to_owned(),
+            (true, false) => format!("Finished with {} object errors", self.errors.len()),
+            (false, _) => format!(
+                "Stopped: {}; nothing was deleted",
+                self.errors
+                    .last()
+                    .and_then(|e| e.get("error"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the source could not be read")
+            ),
+        };
+        let now = Utc::now().naive_utc();
+        json!({
+            "message": message.chars().take(255).collect::<String>(),
+            "synchronizationId": self.uuid,
+            "result": {
+                "objects": self.counts,
+                "type": "externToIntern",
+                "complete": read_complete,
+                "errors": self.errors.iter().take(100).collect::<Vec<_>>(),
+                "timing": {"total_ms": milliseconds,
+                           "objects_per_second": if milliseconds > 0.0 { self.counts.found as f64 * 1000.0 / milliseconds } else { 0.0 }},
+            },
+            "test": self.options.test,
+            "force": self.options.force,
+            "executionTime": milliseconds.round() as i64,
+            "expires": format_time(now + chrono::Duration::days(7)),
+        })
+    }
+}

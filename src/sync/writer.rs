@@ -1,0 +1,204 @@
+//! Writing to OpenRegister over its REST API: a POST with the object's id is an upsert, so a
+//! retried write never makes a second object; DELETE removes one.
+
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::{Client, Method, RequestBuilder};
+use serde_json::Value;
+
+use crate::call::retry::RetryPolicy;
+use crate::secret::Secret;
+
+/// How we authenticate to OpenRegister.
+#[derive(Debug, Clone)]
+pub enum RegisterAuth {
+    /// A Nextcloud user and app password (standalone).
+    Basic {
+        user: String,
+        password: Secret,
+    },
+    /// AppAPI's headers, acting as the app (inside Nextcloud).
+    AppApi {
+        app_id: String,
+        app_version: String,
+        secret: Secret,
+    },
+    None,
+}
+
+/// Where OpenRegister is: its `…/apps/openregister/api` base and how to sign in.
+#[derive(Debug, Clone)]
+pub struct RegisterSettings {
+    pub base: String,
+    pub auth: RegisterAuth,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("OpenRegister could not be reached: {0}")]
+    Unreachable(String),
+    #[error("OpenRegister answered {status}: {message}")]
+    Refused { status: u16, message: String },
+}
+
+impl WriteError {
+    /// Whether the whole target is unusable (as opposed to this one object being refused).
+    pub fn is_target_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable(_)
+                | Self::Refused {
+                    status: 401 | 403 | 404 | 500..=599,
+                    ..
+                }
+        )
+    }
+}
+
+/// One register and schema to write to.
+#[derive(Clone)]
+pub struct OpenRegisterTarget {
+    client: Client,
+    settings: RegisterSettings,
+    collection: String,
+    retry: RetryPolicy,
+}
+
+impl OpenRegisterTarget {
+    /// `target` is `"<register>/<schema>"` (ids, uuids or slugs).
+    pub fn new(client: Client, settings: RegisterSettings, target: &str) -> Result<Self, String> {
+        let (register, schema) = target
+            .split_once('/')
+            .filter(|(r, s)| !r.is_empty() && !s.is_empty() && !s.contains('/'))
+            .ok_or_else(|| format!("targetId must be \"<register>/<schema>\", got {target:?}"))?;
+        let collection = format!(
+            "{}/objects/{register}/{schema}",
+            settings.base.trim_end_matches('/')
+        );
+        Ok(Self {
+            client,
+            settings,
+            collection,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        let request = self
+            .client
+            .request(method, url)
+            .header("accept", "application/json")
+            .timeout(Duration::from_secs(60));
+        match &self.settings.auth {
+            RegisterAuth::Basic { user, password } => {
+                request.basic_auth(user, Some(password.expose()))
+            }
+            RegisterAuth::AppApi {
+                app_id,
+                app_version,
+                secret,
+            } => request
+                .header("EX-APP-ID", app_id)
+                .header("EX-APP-VERSION", app_version)
+                .header(
+                    "AUTHORIZATION-APP-API",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!(":{}", secret.expose())),
+                ),
+            RegisterAuth::None => request,
+        }
+    }
+
+    /// Sends a request, retrying transient failures (the writes are idempotent).
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, String), WriteError> {
+        let mut attempt = 0;
+        loop {
+            let mut request = self.request(method.clone(), url);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let text = response.text().await.unwrap_or_default();
+                    Ok((status, text))
+                }
+                Err(error) => Err(WriteError::Unreachable(error.to_string())),
+            };
+            let transient = match &outcome {
+                Ok((status, _)) => Some(*status),
+                Err(_) => None,
+            };
+            let retry = match transient {
+                Some(status) => matches!(status, 429 | 502 | 503 | 504),
+                None => true,
+            };
+            if retry && attempt < self.retry.max_retries {
+                if let Some(delay) = self.retry.delay(attempt, None) {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            return outcome;
+        }
+    }
+
+    /// Creates or replaces the object with uuid `id`; answers the id OpenRegister kept.
+    pub async fn upsert(&self, id: &str, object: &Value) -> Result<String, WriteError> {
+        let mut body = object.clone();
+        if let Value::Object(map) = &mut body {
+            map.insert("id".into(), Value::String(id.to_owned()));
+        }
+        let (status, text) = self
+            .send(Method::POST, &self.collection, Some(&body))
+            .await?;
+        if !(200..300).contains(&status) {
+            return Err(WriteError::Refused {
+                status,
+                message: text.chars().take(500).collect(),
+            });
+        }
+        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(saved
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or(id)
+            .to_owned())
+    }
+
+    /// Deletes the object `id`. An object that is already gone counts as deleted.
+    pub async fn delete(&self, id: &str) -> Result<(), WriteError> {
+        let url = format!("{}/{id}", self.collection);
+        let (status, text) = self.send(Method::DELETE, &url, None).await?;
+        let already_gone = status == 404 || (status == 403 && text.contains("not found"));
+        if (200..300).contains(&status) || already_gone {
+            Ok(())
+        } else {
+            Err(WriteError::Refused {
+                status,
+                message: text.chars().take(500).collect(),
+            })
+        }
+    }
+
+    /// Whether the register and schema answer, before a run writes anything.
+    pub async fn check(&self) -> Result<(), WriteError> {
+        let url = format!("{}?_limit=1", self.collection);
+        let (status, text) = self.send(Method::GET, &url, None).await?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(WriteError::Refused {
+                status,
+                message: text.chars().take(300).collect(),
+            })
+        }
+    }
+}

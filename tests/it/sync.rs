@@ -1,0 +1,257 @@
+//! Synchronizations end to end: a paged source on loopback, the OpenRegister stand-in as the
+//! target, every run through the API, on every backend.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::openregister::{APP_PASSWORD, OpenRegister, USER};
+use crate::common::upstream::Upstream;
+use crate::common::{TestApp, backends};
+use openconnector::secret::Secret;
+use openconnector::sync::writer::{RegisterAuth, RegisterSettings};
+
+fn zaak(n: u32, title: &str) -> Value {
+    json!({"id": format!("Z-{n:03}"), "omschrijving": title, "status": {"code": if n % 2 == 0 { "open" } else { "closed" }}})
+}
+
+struct Setup {
+    app: TestApp,
+    upstream: Upstream,
+    register: OpenRegister,
+    sync_id: i64,
+    mapping_id: i64,
+}
+
+async fn setup(backend: &crate::common::Backend, count: u32) -> Setup {
+    let register = OpenRegister::start().await;
+    register.add_register(1, "zaken");
+    register.add_schema(2, "zaak", json!({"required": ["title"], "properties": {"title": {"type": "string"}, "state": {"type": "string"}, "origin": {"type": "string"}}}), true);
+    let settings = RegisterSettings {
+        base: register.base.clone(),
+        auth: RegisterAuth::Basic {
+            user: USER.into(),
+            password: Secret::new(APP_PASSWORD),
+        },
+    };
+    let app = TestApp::spawn_with_register(backend, Some(settings)).await;
+    let upstream = Upstream::start().await;
+    *upstream.state.objects.lock().expect("lock") =
+        (1..=count).map(|n| zaak(n, &format!("Zaak {n}"))).collect();
+    let (_, source) = app
+        .post(
+            "/api/sources",
+            &json!({"name": "Zaken API", "location": upstream.base}),
+        )
+        .await;
+    let (_, mapping) = app
+        .post("/api/mappings", &json!({"name": "Zaak", "mapping": {"title": "{{ omschrijving }}", "state": "status.code", "origin": "id"}}))
+        .await;
+    let (status, sync) = app
+        .post("/api/synchronizations", &json!({
+            "name": "Zaken", "sourceId": source["id"], "sourceType": "api",
+            "sourceConfig": {"endpoint": "/objects", "resultsPosition": "results", "idPosition": "id"},
+            "sourceTargetMapping": mapping["id"], "targetType": "register/schema", "targetId": "zaken/zaak"
+        }))
+        .await;
+    assert_eq!(status, 201, "{sync}");
+    Setup {
+        sync_id: sync["id"].as_i64().expect("id"),
+        mapping_id: mapping["id"].as_i64().expect("id"),
+        app,
+        upstream,
+        register,
+    }
+}
+
+impl Setup {
+    async fn run(&self, path: &str) -> Value {
+        let (status, log) = self
+            .app
+            .post(
+                &format!("/api/synchronizations/{}/{path}", self.sync_id),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{log}");
+        log
+    }
+
+    fn stored(&self) -> Vec<Value> {
+        self.register.objects(1, 2)
+    }
+}
+
+fn counts(log: &Value) -> [u64; 6] {
+    let objects = &log["result"]["objects"];
+    [
+        "found", "skipped", "created", "updated", "deleted", "invalid",
+    ]
+    .map(|k| objects[k].as_u64().unwrap_or(u64::MAX))
+}
+
+#[tokio::test]
+async fn a_register_follows_its_source_through_edits_deletions_and_failures() {
+    for backend in backends() {
+        let s = setup(&backend, 25).await;
+        let b = backend.name;
+
+        let first = s.run("run").await;
+        assert_eq!(
+            counts(&first),
+            [25, 0, 25, 0, 0, 0],
+            "{b}: first sync {first}"
+        );
+        assert_eq!(first["message"], "Success");
+        let stored = s.stored();
+        assert_eq!(stored.len(), 25, "{b}");
+        let z1 = stored
+            .iter()
+            .find(|o| o["origin"] == "Z-001")
+            .expect("Z-001 written");
+        assert_eq!(
+            (z1["title"].as_str(), z1["state"].as_str()),
+            (Some("Zaak 1"), Some("closed")),
+            "{b}: mapped"
+        );
+        let (_, contracts) = s
+            .app
+            .get(&format!(
+                "/api/synchronizations/{}/contracts?_limit=100",
+                s.sync_id
+            ))
+            .await;
+        assert_eq!(contracts["total"], 25, "{b}: a contract per object");
+
+        let writes = s.register.requests_by_method("POST");
+        let again = s.run("run").await;
+        assert_eq!(
+            counts(&again),
+            [25, 25, 0, 0, 0, 0],
+            "{b}: unchanged re-sync {again}"
+        );
+        assert_eq!(
+            s.register.requests_by_method("POST"),
+            writes,
+            "{b}: nothing was written"
+        );
+
+        {
+            let mut objects = s.upstream.state.objects.lock().expect("lock");
+            objects[3] = zaak(4, "Zaak 4, herzien");
+            objects[17] = zaak(18, "Zaak 18, herzien");
+        }
+        let edited = s.run("run").await;
+        assert_eq!(counts(&edited), [25, 23, 0, 2, 0, 0], "{b}: edits {edited}");
+        assert!(
+            s.stored().iter().any(|o| o["title"] == "Zaak 4, herzien"),
+            "{b}"
+        );
+
+        s.upstream
+            .state
+            .objects
+            .lock()
+            .expect("lock")
+            .retain(|o| !["Z-002", "Z-010", "Z-025"].contains(&o["id"].as_str().unwrap_or("")));
+        let deleted = s.run("run").await;
+        assert_eq!(
+            counts(&deleted),
+            [22, 22, 0, 0, 3, 0],
+            "{b}: deletions {deleted}"
+        );
+        assert_eq!(s.stored().len(), 22, "{b}");
+
+        s.upstream.state.objects.lock().expect("lock").truncate(15);
+        *s.upstream.state.failing_page.lock().expect("lock") = Some(2);
+        let failed = s.run("run").await;
+        assert_eq!(
+            counts(&failed)[4],
+            0,
+            "{b}: a failing page never deletes {failed}"
+        );
+        assert!(
+            failed["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Stopped") && m.contains("nothing was deleted")),
+            "{b}: {failed}"
+        );
+        assert_eq!(s.stored().len(), 22, "{b}");
+        *s.upstream.state.failing_page.lock().expect("lock") = None;
+
+        let test = s.run("test").await;
+        assert_eq!(counts(&test)[4], 0, "{b}: test mode deletes nothing");
+        assert_eq!(test["test"], true);
+        assert_eq!(s.stored().len(), 22, "{b}: test mode writes nothing");
+
+        let (status, _) = s
+            .app
+            .send(
+                Method::PUT,
+                &format!("/api/mappings/{}", s.mapping_id),
+                &json!({"mapping": {"title": "{{ omschrijving|upper }}", "origin": "id"}}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let remapped = s.run("run").await;
+        assert_eq!(
+            counts(&remapped),
+            [15, 0, 0, 15, 7, 0],
+            "{b}: a mapping edit re-syncs everything {remapped}"
+        );
+        assert!(
+            s.stored()
+                .iter()
+                .all(|o| o["title"].as_str().is_some_and(|t| t == t.to_uppercase())),
+            "{b}"
+        );
+
+        let (_, logs) = s
+            .app
+            .get(&format!(
+                "/api/synchronizations/logs?synchronizationId={}",
+                first["synchronizationId"].as_str().unwrap_or("")
+            ))
+            .await;
+        assert_eq!(logs["total"], 7, "{b}: every run left a log");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_register_stops_the_run_before_anything_changes() {
+    let backend = &backends()[0];
+    let s = setup(backend, 5).await;
+    s.register.set_down(true);
+    let log = s.run("run").await;
+    assert_eq!(counts(&log), [0, 0, 0, 0, 0, 0], "{log}");
+    assert!(
+        log["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("OpenRegister")),
+        "{log}"
+    );
+    s.register.set_down(false);
+    let log = s.run("run").await;
+    assert_eq!(counts(&log), [5, 0, 5, 0, 0, 0], "{log}");
+
+    let (status, error) = s
+        .app
+        .post("/api/synchronizations/9999/run", &json!({}))
+        .await;
+    assert_eq!(status, 404, "{error}");
+    let (status, error) = s
+        .app
+        .post(
+            &format!("/api/synchronizations/{}/run", s.sync_id),
+            &json!({"force": "maybe"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &error["details"]["force"]),
+        (400, &json!("expected true or false"))
+    );
+    let (status, progress) = s
+        .app
+        .get(&format!("/api/synchronizations/{}/progress", s.sync_id))
+        .await;
+    assert_eq!((status, &progress["running"]), (200, &json!(false)));
+}
