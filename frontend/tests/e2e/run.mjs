@@ -285,7 +285,9 @@ test('create, edit and delete a mapping; a template syntax error is shown inline
 	await page.context().close()
 })
 
-test('source test shows the call; actions without a back-end route yet show "not available yet"', async () => {
+test('source test shows the call; a synchronization that cannot run and a mapping test answer in their dialogs', async () => {
+	// This synchronization has no OpenRegister to write to: the run answers 400 naming the problem.
+	allowedStatuses = [400]
 	const source = await api('POST', 'sources', { name: 'Action source', location: 'http://127.0.0.1:9/unreachable' })
 	const sync = await api('POST', 'synchronizations', { name: 'Action sync', sourceId: String(source.id) })
 	const mapping = await api('POST', 'mappings', { name: 'Action mapping', mapping: { title: '{{ name }}' } })
@@ -308,6 +310,7 @@ test('source test shows the call; actions without a back-end route yet show "not
 	await api('DELETE', `synchronizations/${sync.id}`)
 	await api('DELETE', `sources/${source.id}`)
 	expectNoConsoleErrors()
+	allowedStatuses = []
 	await page.context().close()
 })
 
