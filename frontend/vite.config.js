@@ -15,6 +15,8 @@ export default defineConfig({
 		appVersion: JSON.stringify(version),
 	},
 	server: {
+		// The texts live in the repository's l10n/ folder, beside Nextcloud's translations.
+		fs: { allow: ['..'] },
 		proxy: { '/api': process.env.OPENCONNECTOR_URL || 'http://127.0.0.1:18181' },
 	},
 	build: {

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use openconnector::app::{self, AppState, Listener, TokenOrigin};
 use openconnector::appapi::{ExApp, ExAppSettings, Listen};
 use openconnector::config::Settings;
+use openconnector::sync::RunOptions;
 use openconnector::telemetry;
 
 #[derive(Parser)]
@@ -34,6 +35,16 @@ enum Command {
         #[arg(long)]
         revert: bool,
     },
+    /// Run one synchronization now (by id, uuid or slug), showing its progress.
+    Sync {
+        synchronization: String,
+        /// Read and map, but write nothing.
+        #[arg(long)]
+        test: bool,
+        /// Write every object, changed or not.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Exit code for a bad setting, so supervisors can tell it from a crash.
@@ -54,6 +65,11 @@ fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings),
         Command::Migrate { revert } => migrate(&settings, revert),
+        Command::Sync {
+            synchronization,
+            test,
+            force,
+        } => sync(&settings, &synchronization, RunOptions { test, force }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,6 +102,44 @@ fn migrate(settings: &Settings, revert: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Runs a synchronization from the command line, printing a progress line until it ends.
+fn sync(settings: &Settings, synchronization: &str, options: RunOptions) -> Result<(), String> {
+    let db = app::open_database(settings).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let token = openconnector::secret::Secret::new("");
+        let state = AppState::new(db, token).map_err(|e| e.to_string())?.with_register(settings.openregister.clone());
+        let runs = std::sync::Arc::clone(&state.sync.runs);
+        let run = state.sync.run(synchronization, options);
+        tokio::pin!(run);
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(250));
+        let log = loop {
+            tokio::select! {
+                log = &mut run => break log,
+                _ = ticker.tick() => {
+                    let progress = runs.progress_of_any();
+                    if let Some(progress) = progress {
+                        eprint!("\r{:<10} page {:>5}  objects {:>9}", progress.stage, progress.page, progress.processed);
+                    }
+                }
+            }
+        };
+        eprintln!();
+        let log = log.map_err(|e| e.to_string())?;
+        let objects = &log["result"]["objects"];
+        println!(
+            "{}: found {}, created {}, updated {}, skipped {}, deleted {}, invalid {} in {} ms",
+            log["message"].as_str().unwrap_or_default(),
+            objects["found"], objects["created"], objects["updated"], objects["skipped"], objects["deleted"], objects["invalid"],
+            log["executionTime"]
+        );
+        if log["result"]["complete"] == true { Ok(()) } else { Err("the synchronization did not finish".to_owned()) }
+    })
 }
 
 fn serve(settings: &Settings) -> Result<(), String> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::call::source::expand_dots;
-use crate::call::{CallService, SourceSpec};
+use crate::call::{CallRequest, CallService, SourceSpec};
 use crate::db::store::{self, Key, StoreError};
 use crate::db::{
     Db, MAPPING, SOURCE, SYNCHRONIZATION, SYNCHRONIZATION_LOG, format_time, parse_time,
@@ -108,6 +108,11 @@ impl Runs {
     /// The progress of a synchronization; not running when absent.
     pub fn progress(&self, id: i64) -> Progress {
         self.lock().get(&id).cloned().unwrap_or_default()
+    }
+
+    /// The progress of some running synchronization (the command line runs only one).
+    pub fn progress_of_any(&self) -> Option<Progress> {
+        self.lock().values().next().cloned()
     }
 
     fn update(&self, id: i64, change: impl FnOnce(&mut Progress)) {
@@ -318,12 +323,20 @@ impl Run<'_> {
         let mut request = self.read.first_request(self.id);
         let mut page = 1;
         let mut first_page_size = 0;
+        let mut pending = self.fetch(request.clone());
         loop {
             self.sync.runs.update(self.id, |p| {
-                p.stage = "fetching";
+                p.stage = "reading";
                 p.page = page;
             });
-            let response = self.sync.calls.call(&self.source, request.clone()).await;
+            let response = match pending.await {
+                Ok(response) => response,
+                Err(error) => {
+                    self.errors
+                        .push(json!({"stage": "fetch", "page": page, "error": error.to_string()}));
+                    return false;
+                }
+            };
             if !response.is_success() {
                 let message = format!(
                     "page {page}: the source answered {} {}",
@@ -333,48 +346,58 @@ impl Run<'_> {
                     .push(json!({"stage": "fetch", "page": page, "error": message}));
                 return false;
             }
-            let items = match response.data().map_err(|e| e.to_string()).and_then(|body| {
-                let next_body = body.clone();
-                reader::items(body, self.read.results_position.as_deref())
-                    .map(|items| (items, next_body))
-                    .map_err(|e| e.to_string())
-            }) {
-                Ok(items) => items,
+            let parsed = response.data().map_err(|e| e.to_string()).and_then(|body| {
+                let items = reader::items(body.clone(), self.read.results_position.as_deref())
+                    .map_err(|e| e.to_string())?;
+                Ok((items, body))
+            });
+            let (items, body) = match parsed {
+                Ok(parsed) => parsed,
                 Err(error) => {
                     self.errors.push(json!({"stage": "fetch", "page": page, "error": format!("page {page}: {error}")}));
                     return false;
                 }
             };
-            let (items, body) = items;
             let count = items.len();
             if page == 1 {
                 first_page_size = count;
             }
             self.counts.found += count as u64;
+            let found = self.counts.found;
+            let position = reader::Position::new(page, count, first_page_size, found as usize);
+            let next =
+                reader::next_request(&self.read, &request, &body, &response.headers, position);
+            // The next page is fetched while this one is mapped and written.
+            let prefetch = next.clone().map(|next| self.fetch(next));
+            drop(body);
             if let Err(error) = self.process_page(items).await {
+                if let Some(prefetch) = prefetch {
+                    prefetch.abort();
+                }
                 self.errors
                     .push(json!({"stage": "store", "page": page, "error": error.to_string()}));
                 return false;
             }
-            let found = self.counts.found;
             self.sync.runs.update(self.id, |p| {
                 p.found = found;
                 p.processed = found;
             });
-            match reader::next_request(
-                &self.read,
-                &request,
-                &body,
-                &response.headers,
-                reader::Position::new(page, count, first_page_size, found as usize),
-            ) {
-                Some(next) => {
+            match (next, prefetch) {
+                (Some(next), Some(prefetch)) => {
                     request = next;
+                    pending = prefetch;
                     page += 1;
                 }
-                None => return true,
+                _ => return true,
             }
         }
+    }
+
+    /// Fetches a page on its own task, so reading runs ahead of processing.
+    fn fetch(&self, request: CallRequest) -> tokio::task::JoinHandle<crate::call::CallResponse> {
+        let calls = Arc::clone(&self.sync.calls);
+        let source = self.source.clone();
+        tokio::spawn(async move { calls.call(&source, request).await })
     }
 
     /// Checks, maps and writes one page of objects, then stores their contracts together.

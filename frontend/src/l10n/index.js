@@ -1,6 +1,6 @@
 import { ref } from 'vue'
-import en from './en.json'
-import nl from './nl.json'
+import en from '../../../l10n/en.json'
+import nl from '../../../l10n/nl.json'
 
 /** Texts per language; keys are stable identifiers, values may hold {placeholders}. */
 export const MESSAGES = { en, nl }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import en from '../../src/l10n/en.json'
-import nl from '../../src/l10n/nl.json'
+import en from '../../../l10n/en.json'
+import nl from '../../../l10n/nl.json'
 import { fieldLabel, setLanguage, t } from '../../src/l10n/index.js'
 import { ENTITIES, LOGS } from '../../src/entities/index.js'
 import { MAIN_MENU } from '../../src/navigation.js'

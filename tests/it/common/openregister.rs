@@ -1919,6 +1919,7 @@ fn check(
     }
 }
 
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::common::read;

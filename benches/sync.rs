@@ -1,0 +1,168 @@
+//! A first sync and an unchanged re-sync of many objects, from a local paged source into the
+//! OpenRegister stand-in, beside a bare loop doing the same I/O (fetch each page, POST each
+//! object; no mapping, no contracts) in the same run.
+//!
+//! `cargo bench --bench sync` (`OBJECTS`, default 100,000, in pages of 100).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken set-up
+
+/// What the stand-in's own tests borrow from the test crate (cargo builds benches with them).
+#[allow(dead_code)]
+mod common {
+    pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+#[path = "../tests/it/common/openregister.rs"]
+#[allow(dead_code)] // the benchmark uses part of the test stand-in
+mod openregister;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
+use openconnector::app::AppState;
+use openconnector::db::store;
+use openconnector::db::{Db, MAPPING, SOURCE, SYNCHRONIZATION};
+use openconnector::secret::Secret;
+use openconnector::sync::RunOptions;
+use openconnector::sync::writer::{RegisterAuth, RegisterSettings};
+use serde_json::{Value, json};
+
+const PAGE: usize = 100;
+
+fn object(n: usize) -> Value {
+    json!({
+        "id": format!("ZAAK-{n:07}"),
+        "omschrijving": format!("Aanvraag omgevingsvergunning {n}"),
+        "status": {"code": if n % 3 == 0 { "afgerond" } else { "lopend" }, "datum": "2026-11-01"},
+        "behandelaar": {"naam": "Team Vergunningen", "email": "vergunningen@example.org"},
+        "kenmerken": ["bouw", "milieu"],
+        "bedrag": n % 1000,
+    })
+}
+
+fn peak_memory_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let total: usize = std::env::var("OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let objects: Arc<Vec<Value>> = Arc::new((0..total).map(object).collect());
+        let served = Arc::clone(&objects);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("port");
+        let source_base = format!("http://{}", listener.local_addr().expect("address"));
+        let server = HttpServer::new(move || {
+            let served = Arc::clone(&served);
+            App::new().default_service(web::to(move |request: HttpRequest| {
+                let served = Arc::clone(&served);
+                async move {
+                    let page: usize = request.query_string().split('&').find_map(|p| p.strip_prefix("page=")).and_then(|p| p.parse().ok()).unwrap_or(1);
+                    let start = (page - 1) * PAGE;
+                    let results: Vec<&Value> = served.iter().skip(start).take(PAGE).collect();
+                    HttpResponse::Ok().json(json!({"results": results, "page": page, "pages": served.len().div_ceil(PAGE)}))
+                }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        tokio::spawn(server);
+
+        let register = openregister::OpenRegister::start().await;
+        register.set_audit(false);
+        register.add_register(1, "zaken");
+        register.add_schema(2, "zaak", json!({"properties": {"title": {"type": "string"}}}), false);
+        register.add_register(3, "bare");
+        register.add_schema(4, "zaak", json!({"properties": {}}), false);
+
+        println!("{total} objects in pages of {PAGE}, from a local source into the OpenRegister stand-in");
+        // The bare loop: the same pages read and objects written, nothing else.
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        for page in 1..=total.div_ceil(PAGE) {
+            let body: Value = client.get(format!("{source_base}/objects?page={page}")).send().await.expect("page").json().await.expect("JSON");
+            let items = body["results"].as_array().cloned().unwrap_or_default();
+            futures_util::stream::iter(items)
+                .map(|item| {
+                    let client = client.clone();
+                    let url = format!("{}/objects/bare/zaak", register.base);
+                    async move {
+                        let response = client.post(url).basic_auth(openregister::USER, Some(openregister::APP_PASSWORD)).json(&item).send().await.expect("post");
+                        assert!(response.status().is_success());
+                    }
+                })
+                .buffer_unordered(8)
+                .collect::<Vec<()>>()
+                .await;
+        }
+        let bare = total as f64 / started.elapsed().as_secs_f64();
+
+        let dir = std::env::temp_dir().join(format!("openconnector-sync-bench-{}", uuid::Uuid::new_v4()));
+        let db = Db::connect(&dir.join("bench.sqlite").to_string_lossy(), "oc_openconnector_", 8).expect("db");
+        db.run_blocking(|conn| conn.run_pending_migrations()).expect("migrate");
+        let settings = RegisterSettings {
+            base: register.base.clone(),
+            auth: RegisterAuth::Basic { user: openregister::USER.into(), password: Secret::new(openregister::APP_PASSWORD) },
+        };
+        let state = AppState::new(db.clone(), Secret::new("bench")).expect("state").with_register(Some(settings));
+        let create = |entity, value: Value| {
+            let input = value.as_object().cloned().unwrap_or_default();
+            db.run_blocking(|conn| store::create(conn, entity, &input)).expect("create")
+        };
+        let source = create(&SOURCE, json!({"name": "Zaken", "location": source_base}));
+        let mapping = create(&MAPPING, json!({"name": "Zaak", "mapping": {
+            "title": "{{ omschrijving }}", "identifier": "id", "state": "status.code", "date": "status.datum",
+            "handler": "{{ behandelaar.naam }} <{{ behandelaar.email }}>", "amount": "bedrag", "tags": "kenmerken"
+        }, "cast": {"amount": "int"}}));
+        let sync = create(&SYNCHRONIZATION, json!({
+            "name": "Zaken", "sourceId": source["id"], "sourceConfig": {"endpoint": "/objects", "resultsPosition": "results"},
+            "sourceTargetMapping": mapping["id"], "targetType": "register/schema", "targetId": "zaken/zaak"
+        }));
+        let key = sync["id"].to_string();
+
+        let started = Instant::now();
+        let first = state.sync.run(&key, RunOptions::default()).await.expect("first sync");
+        let first_rate = total as f64 / started.elapsed().as_secs_f64();
+        assert_eq!(first["result"]["objects"]["created"], total as u64, "{}", first["message"]);
+        let started = Instant::now();
+        let again = state.sync.run(&key, RunOptions::default()).await.expect("re-sync");
+        let again_rate = total as f64 / started.elapsed().as_secs_f64();
+        assert_eq!(again["result"]["objects"]["skipped"], total as u64, "{}", again["message"]);
+
+        println!("  bare loop (fetch pages, POST objects):   {bare:>9.0} objects/s");
+        println!("  first sync (map, contracts, upsert):     {first_rate:>9.0} objects/s   ratio to bare {:.2}", first_rate / bare);
+        println!("  unchanged re-sync (hash, skip):          {again_rate:>9.0} objects/s   ratio to bare {:.2}", again_rate / bare);
+        println!("  peak memory of the whole process:        {:>9.0} MB", peak_memory_mb());
+        std::fs::remove_dir_all(&dir).ok();
+    });
+}
