@@ -78,8 +78,15 @@ mod tests {
             {">": [{"var": "user.age"}, 17]}
         ]}))
         .unwrap();
-        assert!(rule.matches(&json!({"status": "active", "user": {"age": 18}})).unwrap());
-        assert!(!rule.matches(&json!({"status": "active", "user": {"age": 12}})).unwrap());
+        assert!(
+            rule.matches(&json!({"status": "active", "user": {"age": 18}}))
+                .unwrap()
+        );
+        assert!(
+            !rule
+                .matches(&json!({"status": "active", "user": {"age": 12}}))
+                .unwrap()
+        );
         assert!(!rule.matches(&json!({})).unwrap());
     }
 
@@ -97,14 +104,21 @@ mod tests {
 
     #[test]
     fn bad_rules_are_errors() {
-        assert!(Rule::compile(&json!({"nosuchop": [1]})).is_err() || apply(&json!({"nosuchop": [1]}), &json!({})).is_err());
+        assert!(
+            Rule::compile(&json!({"nosuchop": [1]})).is_err()
+                || apply(&json!({"nosuchop": [1]}), &json!({})).is_err()
+        );
     }
 
     /// The official suite from jsonlogic.com/tests.json, vendored as a fixture.
     #[test]
     fn official_test_suite_passes() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jsonlogic/tests.json");
-        let suite: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/jsonlogic/tests.json"
+        );
+        let suite: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut failures = Vec::new();
         let mut count = 0;
         for case in suite.iter().filter_map(Value::as_array) {
@@ -118,20 +132,31 @@ mod tests {
                 Err(_) => false,
             };
             if !same {
-                failures.push(format!("{rule} with {data}: expected {expected}, got {actual:?}"));
+                failures.push(format!(
+                    "{rule} with {data}: expected {expected}, got {actual:?}"
+                ));
             }
         }
         assert!(count > 250, "the suite has {count} cases");
-        assert!(failures.is_empty(), "{} of {count} failed:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} of {count} failed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     /// JSON equality where `1` and `1.0` are the same number, as in JavaScript.
     fn numbers_equal(a: &Value, b: &Value) -> bool {
         match (a, b) {
             (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-            (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| numbers_equal(x, y)),
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| numbers_equal(x, y))
+            }
             (Value::Object(x), Value::Object(y)) => {
-                x.len() == y.len() && x.iter().all(|(key, x)| y.get(key).is_some_and(|y| numbers_equal(x, y)))
+                x.len() == y.len()
+                    && x.iter()
+                        .all(|(key, x)| y.get(key).is_some_and(|y| numbers_equal(x, y)))
             }
             _ => a == b,
         }

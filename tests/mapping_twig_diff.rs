@@ -29,7 +29,10 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[
 
 fn php_available() -> bool {
     let twig = Path::new("/usr/share/php/Twig/autoload.php").exists();
-    twig && Command::new("php").arg("-v").output().is_ok_and(|output| output.status.success())
+    twig && Command::new("php")
+        .arg("-v")
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 #[test]
@@ -44,14 +47,22 @@ fn corpus_renders_as_php_twig_does() {
     }
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/twig");
     let corpus_path = fixtures.join("corpus.json");
-    let corpus: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&corpus_path).unwrap()).unwrap();
-    assert!(corpus.len() >= 200, "the corpus must hold at least 200 templates");
+    let corpus: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&corpus_path).unwrap()).unwrap();
+    assert!(
+        corpus.len() >= 200,
+        "the corpus must hold at least 200 templates"
+    );
     let output = Command::new("php")
         .arg(fixtures.join("render.php"))
         .arg(&corpus_path)
         .output()
         .unwrap();
-    assert!(output.status.success(), "render.php failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "render.php failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let php: BTreeMap<String, Value> = serde_json::from_slice(&output.stdout).unwrap();
     let skipped: BTreeMap<&str, &str> = DELIBERATE_DIFFERENCES.iter().copied().collect();
 
@@ -71,8 +82,16 @@ fn corpus_renders_as_php_twig_does() {
             _ => false,
         };
         if !same {
-            mismatches.push(format!("{name}: {template:?}\n    php:  {theirs}\n    ours: {ours:?}"));
+            mismatches.push(format!(
+                "{name}: {template:?}\n    php:  {theirs}\n    ours: {ours:?}"
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "{} of {} templates differ:\n{}", mismatches.len(), corpus.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} templates differ:\n{}",
+        mismatches.len(),
+        corpus.len(),
+        mismatches.join("\n")
+    );
 }

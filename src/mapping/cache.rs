@@ -18,9 +18,15 @@ pub enum CacheKey {
 impl CacheKey {
     /// The key for a definition: stored when it has an id or uuid, else by content.
     pub fn for_definition(definition: &MappingDefinition) -> Self {
-        let id = definition.id.map(|id| id.to_string()).or_else(|| definition.uuid.clone());
+        let id = definition
+            .id
+            .map(|id| id.to_string())
+            .or_else(|| definition.uuid.clone());
         match id {
-            Some(id) => Self::Stored { id, version: definition.version.clone() },
+            Some(id) => Self::Stored {
+                id,
+                version: definition.version.clone(),
+            },
             None => {
                 let mut hasher = DefaultHasher::new();
                 definition.source_text().hash(&mut hasher);
@@ -46,7 +52,10 @@ impl Default for MappingCache {
 
 impl MappingCache {
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
     }
 
     /// The compiled mapping for a definition, compiled by `compile` (outside the lock) when
@@ -79,7 +88,9 @@ impl MappingCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Arc<CompiledMapping>>> {
         // A panic while holding the lock leaves a map that is still consistent.
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -96,10 +107,16 @@ mod tests {
     #[test]
     fn compiles_once_per_version() {
         let cache = MappingCache::default();
-        let first = cache.get_or_compile(&definition("1.0.0"), CompiledMapping::compile).unwrap();
-        let again = cache.get_or_compile(&definition("1.0.0"), CompiledMapping::compile).unwrap();
+        let first = cache
+            .get_or_compile(&definition("1.0.0"), CompiledMapping::compile)
+            .unwrap();
+        let again = cache
+            .get_or_compile(&definition("1.0.0"), CompiledMapping::compile)
+            .unwrap();
         assert!(Arc::ptr_eq(&first, &again));
-        let bumped = cache.get_or_compile(&definition("1.0.1"), CompiledMapping::compile).unwrap();
+        let bumped = cache
+            .get_or_compile(&definition("1.0.1"), CompiledMapping::compile)
+            .unwrap();
         assert!(!Arc::ptr_eq(&first, &bumped));
         assert_eq!(cache.len(), 2);
     }
@@ -107,8 +124,12 @@ mod tests {
     #[test]
     fn starts_over_when_full() {
         let cache = MappingCache::with_capacity(1);
-        cache.get_or_compile(&definition("1"), CompiledMapping::compile).unwrap();
-        cache.get_or_compile(&definition("2"), CompiledMapping::compile).unwrap();
+        cache
+            .get_or_compile(&definition("1"), CompiledMapping::compile)
+            .unwrap();
+        cache
+            .get_or_compile(&definition("2"), CompiledMapping::compile)
+            .unwrap();
         assert_eq!(cache.len(), 1);
     }
 }

@@ -86,9 +86,11 @@ impl Cast {
     pub fn parse_spec(spec: &Value) -> Vec<Self> {
         match spec {
             Value::String(text) => text.split(',').filter_map(Self::parse).collect(),
-            Value::Array(items) => {
-                items.iter().filter_map(Value::as_str).filter_map(Self::parse).collect()
-            }
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(Self::parse)
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -220,7 +222,11 @@ fn coordinate_pairs(coordinates: &str) -> Value {
         point.push(Value::String(half.to_owned()));
     }
     pairs.push(Value::Array(point));
-    if pairs.len() == 1 { pairs.remove(0) } else { Value::Array(pairs) }
+    if pairs.len() == 1 {
+        pairs.remove(0)
+    } else {
+        Value::Array(pairs)
+    }
 }
 
 /// PHP's non-strict `base64_decode`: characters outside the alphabet are skipped.
@@ -236,7 +242,11 @@ pub fn base64_decode_lenient(text: &str) -> String {
             .with_decode_allow_trailing_bits(true),
     );
     // A lone trailing character cannot hold a byte; PHP drops it.
-    let usable = if cleaned.len() % 4 == 1 { &cleaned[..cleaned.len() - 1] } else { &cleaned };
+    let usable = if cleaned.len() % 4 == 1 {
+        &cleaned[..cleaned.len() - 1]
+    } else {
+        &cleaned
+    };
     engine
         .decode(usable)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -256,7 +266,11 @@ pub fn number_format(number: f64, decimals: usize, decimal_point: &str, thousand
         }
         grouped.push(digit);
     }
-    let sign = if number < 0.0 && rounded != 0.0 { "-" } else { "" };
+    let sign = if number < 0.0 && rounded != 0.0 {
+        "-"
+    } else {
+        ""
+    };
     if decimals == 0 {
         format!("{sign}{grouped}")
     } else {
@@ -271,7 +285,10 @@ mod tests {
 
     fn cast(value: Value, spec: &str) -> Option<Value> {
         let mut output = json!({"field": value, "items": [1, 2, 3, 4, 5]});
-        apply(&mut output, &[("field".into(), Cast::parse_spec(&json!(spec)))]);
+        apply(
+            &mut output,
+            &[("field".into(), Cast::parse_spec(&json!(spec)))],
+        );
         output.get("field").cloned()
     }
 
@@ -290,7 +307,10 @@ mod tests {
         assert_eq!(cast(json!("abc"), "int"), Some(json!(0)));
         assert_eq!(cast(json!(3.9), "int"), Some(json!(3)));
         assert_eq!(cast(json!("3.14"), "float"), Some(json!(3.14)));
-        assert_eq!(cast(json!("single_value"), "array"), Some(json!(["single_value"])));
+        assert_eq!(
+            cast(json!("single_value"), "array"),
+            Some(json!(["single_value"]))
+        );
         assert_eq!(cast(json!([1]), "array"), Some(json!([1])));
     }
 
@@ -309,11 +329,19 @@ mod tests {
         assert_eq!(cast(json!("a+b%20c"), "rawurlDecode"), Some(json!("a+b c")));
         assert_eq!(
             cast(json!(r#"<script>alert("test")</script>"#), "html"),
-            Some(json!("&lt;script&gt;alert(&quot;test&quot;)&lt;/script&gt;"))
+            Some(json!(
+                "&lt;script&gt;alert(&quot;test&quot;)&lt;/script&gt;"
+            ))
         );
         assert_eq!(cast(json!("&lt;b&gt;"), "htmlDecode"), Some(json!("<b>")));
-        assert_eq!(cast(json!("Hello World"), "base64"), Some(json!("SGVsbG8gV29ybGQ=")));
-        assert_eq!(cast(json!("SGVsbG8gV29ybGQ="), "base64Decode"), Some(json!("Hello World")));
+        assert_eq!(
+            cast(json!("Hello World"), "base64"),
+            Some(json!("SGVsbG8gV29ybGQ="))
+        );
+        assert_eq!(
+            cast(json!("SGVsbG8gV29ybGQ="), "base64Decode"),
+            Some(json!("Hello World"))
+        );
         assert_eq!(cast(json!("SGVsbG8"), "base64Decode"), Some(json!("Hello")));
     }
 
@@ -321,8 +349,14 @@ mod tests {
     fn json_casts() {
         let encoded = cast(json!({"name": "John", "age": 30}), "json");
         assert_eq!(encoded, Some(json!(r#"{"name":"John","age":30}"#)));
-        assert_eq!(cast(encoded.unwrap_or_default(), "jsonToArray"), Some(json!({"name": "John", "age": 30})));
-        assert_eq!(cast(json!("{&quot;a&quot;:1}"), "jsonToArray"), Some(json!({"a": 1})));
+        assert_eq!(
+            cast(encoded.unwrap_or_default(), "jsonToArray"),
+            Some(json!({"name": "John", "age": 30}))
+        );
+        assert_eq!(
+            cast(json!("{&quot;a&quot;:1}"), "jsonToArray"),
+            Some(json!({"a": 1}))
+        );
         assert_eq!(cast(json!("not json"), "jsonToArray"), Some(json!(null)));
         assert_eq!(cast(json!([1]), "jsonToArray"), Some(json!([1])));
     }
@@ -337,11 +371,20 @@ mod tests {
             cast(json!("1 2 3 4 5"), "coordinateStringToArray"),
             Some(json!([["1", "2"], ["3", "4"], ["5"]]))
         );
-        assert_eq!(cast(json!("1.234,56"), "moneyStringToInt"), Some(json!(123456)));
-        assert_eq!(cast(json!(123456), "intToMoneyString"), Some(json!("1.234,56")));
+        assert_eq!(
+            cast(json!("1.234,56"), "moneyStringToInt"),
+            Some(json!(123456))
+        );
+        assert_eq!(
+            cast(json!(123456), "intToMoneyString"),
+            Some(json!("1.234,56"))
+        );
         assert_eq!(cast(json!(-5), "intToMoneyString"), Some(json!("-0,05")));
         assert_eq!(cast(json!("null"), "nullStringToNull"), Some(json!(null)));
-        assert_eq!(cast(json!("café résumé"), "utf8"), Some(json!("cafe resume")));
+        assert_eq!(
+            cast(json!("café résumé"), "utf8"),
+            Some(json!("cafe resume"))
+        );
         assert_eq!(cast(json!("x"), "countValue:items"), Some(json!(5)));
         assert_eq!(cast(json!("field"), "keyCantBeValue"), None);
         assert_eq!(cast(json!("other"), "keyCantBeValue"), Some(json!("other")));
@@ -351,7 +394,10 @@ mod tests {
     #[test]
     fn conditional_unset_and_null() {
         assert_eq!(cast(json!("inactive"), "unsetIfValue==inactive"), None);
-        assert_eq!(cast(json!("active"), "unsetIfValue==inactive"), Some(json!("active")));
+        assert_eq!(
+            cast(json!("active"), "unsetIfValue==inactive"),
+            Some(json!("active"))
+        );
         assert_eq!(cast(json!(""), "setNullIfValue=="), Some(json!(null)));
         assert_eq!(cast(json!(null), "unsetIfValue=="), None);
         assert_eq!(cast(json!([["", null], {"a": ""}]), "unsetIfValue=="), None);
@@ -374,7 +420,10 @@ mod tests {
             &mut output,
             &[
                 ("a".into(), Cast::parse_spec(&json!(["int", "string"]))),
-                ("b".into(), Cast::parse_spec(&json!("unsetIfValue==,string"))),
+                (
+                    "b".into(),
+                    Cast::parse_spec(&json!("unsetIfValue==,string")),
+                ),
                 ("missing".into(), Cast::parse_spec(&json!("string"))),
             ],
         );

@@ -128,17 +128,33 @@ pub fn delete(root: &mut Value, path: &str) {
 }
 
 fn get_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    path.split('.').try_fold(root, |value, segment| match value {
-        Value::Object(map) => map.get_mut(segment),
-        Value::Array(items) => list_index(segment).and_then(|index| items.get_mut(index)),
-        _ => None,
-    })
+    path.split('.')
+        .try_fold(root, |value, segment| match value {
+            Value::Object(map) => map.get_mut(segment),
+            Value::Array(items) => list_index(segment).and_then(|index| items.get_mut(index)),
+            _ => None,
+        })
+}
+
+/// Whether any key, at any depth, contains `needle`.
+pub fn any_key_contains(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains(needle) || any_key_contains(item, needle)),
+        Value::Array(items) => items.iter().any(|item| any_key_contains(item, needle)),
+        _ => false,
+    }
 }
 
 /// The input with every `.` in a key written as `&#46;`, so that dot paths never split a key.
 pub fn escape_keys(value: &Value) -> Value {
     map_keys(value, &|key| {
-        if key.contains('.') { key.replace('.', ESCAPED_DOT) } else { key.to_owned() }
+        if key.contains('.') {
+            key.replace('.', ESCAPED_DOT)
+        } else {
+            key.to_owned()
+        }
     })
 }
 
@@ -148,8 +164,11 @@ pub fn unescape_keys(value: Value) -> Value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(key, item)| {
-                    let key =
-                        if key.contains(ESCAPED_DOT) { key.replace(ESCAPED_DOT, ".") } else { key };
+                    let key = if key.contains(ESCAPED_DOT) {
+                        key.replace(ESCAPED_DOT, ".")
+                    } else {
+                        key
+                    };
                     (key, unescape_keys(item))
                 })
                 .collect(),
@@ -162,9 +181,13 @@ pub fn unescape_keys(value: Value) -> Value {
 fn map_keys(value: &Value, rename: &dyn Fn(&str) -> String) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.iter().map(|(key, item)| (rename(key), map_keys(item, rename))).collect(),
+            map.iter()
+                .map(|(key, item)| (rename(key), map_keys(item, rename)))
+                .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(|item| map_keys(item, rename)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|item| map_keys(item, rename)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -204,7 +227,10 @@ mod tests {
         set(&mut output, "a.b", json!(1));
         set(&mut output, "list.2", json!(3));
         set(&mut output, "list.5", json!(6));
-        assert_eq!(output, json!({"a": {"b": 1}, "list": {"0": 1, "1": 2, "2": 3, "5": 6}}));
+        assert_eq!(
+            output,
+            json!({"a": {"b": 1}, "list": {"0": 1, "1": 2, "2": 3, "5": 6}})
+        );
     }
 
     #[test]

@@ -39,8 +39,15 @@ pub enum MappingError {
     #[error("templates do not compile: {}", describe_fields(.0))]
     Compile(BTreeMap<String, String>),
     /// A template failed while rendering (the PHP app's message shape).
-    #[error("Error for mapping: {mapping}, key: {key}, value: {value} and with message thrown: {message}")]
-    Render { mapping: String, key: String, value: String, message: String },
+    #[error(
+        "Error for mapping: {mapping}, key: {key}, value: {value} and with message thrown: {message}"
+    )]
+    Render {
+        mapping: String,
+        key: String,
+        value: String,
+        message: String,
+    },
     /// `executeMapping` named a mapping that does not exist.
     #[error("mapping {0} not found")]
     NotFound(String),
@@ -50,7 +57,11 @@ pub enum MappingError {
 }
 
 fn describe_fields(fields: &BTreeMap<String, String>) -> String {
-    fields.iter().map(|(key, message)| format!("{key}: {message}")).collect::<Vec<_>>().join("; ")
+    fields
+        .iter()
+        .map(|(key, message)| format!("{key}: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The fields of a Mapping entity the engine uses.
@@ -204,22 +215,34 @@ pub struct Mapper {
 
 impl std::fmt::Debug for Mapper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mapper").field("cached", &self.registry.cache.len()).finish()
+        f.debug_struct("Mapper")
+            .field("cached", &self.registry.cache.len())
+            .finish()
     }
 }
 
 impl Mapper {
     /// A mapper whose templates find other mappings in `source`.
     pub fn new(source: Arc<dyn MappingSource>) -> Self {
-        Self { registry: Arc::new(Registry { source: Some(source), cache: MappingCache::default() }) }
+        Self {
+            registry: Arc::new(Registry {
+                source: Some(source),
+                cache: MappingCache::default(),
+            }),
+        }
     }
 
     /// The compiled form of a definition, from the cache when this version was compiled before.
-    pub fn compile(&self, definition: &MappingDefinition) -> Result<Arc<CompiledMapping>, MappingError> {
+    pub fn compile(
+        &self,
+        definition: &MappingDefinition,
+    ) -> Result<Arc<CompiledMapping>, MappingError> {
         let registry = Arc::downgrade(&self.registry);
         self.registry
             .cache
-            .get_or_compile(definition, |definition| CompiledMapping::compile_in(definition, registry))
+            .get_or_compile(definition, |definition| {
+                CompiledMapping::compile_in(definition, registry)
+            })
     }
 
     /// Compiles a Mapping entity's JSON.
@@ -243,7 +266,11 @@ impl Mapper {
             Some(schema) => validate_against_schema(&result_object, schema)?,
             None => Vec::new(),
         };
-        Ok(TestResult { is_valid: validation_errors.is_empty(), result_object, validation_errors })
+        Ok(TestResult {
+            is_valid: validation_errors.is_empty(),
+            result_object,
+            validation_errors,
+        })
     }
 }
 
@@ -267,8 +294,12 @@ pub struct SchemaViolation {
     pub message: String,
 }
 
-fn validate_against_schema(result: &Value, schema: &Value) -> Result<Vec<SchemaViolation>, MappingError> {
-    let validator = jsonschema::validator_for(schema).map_err(|error| MappingError::Schema(error.to_string()))?;
+fn validate_against_schema(
+    result: &Value,
+    schema: &Value,
+) -> Result<Vec<SchemaViolation>, MappingError> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|error| MappingError::Schema(error.to_string()))?;
     Ok(validator
         .iter_errors(result)
         .map(|error| SchemaViolation {
@@ -280,7 +311,11 @@ fn validate_against_schema(result: &Value, schema: &Value) -> Result<Vec<SchemaV
 }
 
 /// Runs an unsaved mapping with no stored mappings to call (see [`Mapper::test_mapping`]).
-pub fn test_mapping(input: &Value, mapping_json: &Value, schema: Option<&Value>) -> Result<TestResult, MappingError> {
+pub fn test_mapping(
+    input: &Value,
+    mapping_json: &Value,
+    schema: Option<&Value>,
+) -> Result<TestResult, MappingError> {
     Mapper::default().test_mapping(input, mapping_json, schema)
 }
 
@@ -326,6 +361,8 @@ pub struct CompiledMapping {
     casts: Vec<(String, Vec<Cast>)>,
     pass_through: bool,
     templates: TemplateSet,
+    /// The input keys the templates read (`None`: any), so only those are converted.
+    context_names: Option<std::collections::HashSet<String>>,
     registry: Weak<Registry>,
 }
 
@@ -365,10 +402,14 @@ impl CompiledMapping {
         Self::compile_in(definition, Weak::new())
     }
 
-    fn compile_in(definition: &MappingDefinition, registry: Weak<Registry>) -> Result<Self, MappingError> {
+    fn compile_in(
+        definition: &MappingDefinition,
+        registry: Weak<Registry>,
+    ) -> Result<Self, MappingError> {
         let mut templates = TemplateSet::default();
         let mut rules = Vec::with_capacity(definition.mapping.len());
         let mut errors = BTreeMap::new();
+        let mut context_names = Some(std::collections::HashSet::new());
         for (key, value) in &definition.mapping {
             let rule = match value {
                 Value::Array(_) | Value::Object(_) => Rule::Literal(value.clone()),
@@ -380,7 +421,17 @@ impl CompiledMapping {
                         Render::Text(php::html_entity_decode(&source))
                     } else {
                         match templates.add(key, &source) {
-                            Ok(()) => Render::Template(key.clone()),
+                            Ok(()) => {
+                                context_names =
+                                    match (context_names, templates.referenced_names(key)) {
+                                        (Some(mut all), Some(names)) => {
+                                            all.extend(names);
+                                            Some(all)
+                                        }
+                                        _ => None,
+                                    };
+                                Render::Template(key.clone())
+                            }
                             Err(error) => {
                                 errors.insert(key.clone(), error.to_string());
                                 Render::Text(String::new())
@@ -408,6 +459,7 @@ impl CompiledMapping {
             casts,
             pass_through: definition.pass_through,
             templates,
+            context_names,
             registry,
         })
     }
@@ -445,9 +497,11 @@ impl CompiledMapping {
             // (array) $item + ['value' => $item] + $extra, as array_merge builds it.
             let mut merged = match item {
                 Value::Object(map) => map.clone(),
-                Value::Array(list) => {
-                    list.iter().enumerate().map(|(index, value)| (index.to_string(), value.clone())).collect()
-                }
+                Value::Array(list) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(index, value)| (index.to_string(), value.clone()))
+                    .collect(),
                 Value::Null => Map::new(),
                 scalar => Map::from_iter([("0".to_owned(), scalar.clone())]),
             };
@@ -473,7 +527,14 @@ impl CompiledMapping {
     }
 
     fn map_object(&self, input: &Value) -> Result<Value, MappingError> {
-        let encoded = dot_path::escape_keys(input);
+        // Keys with a dot are escaped so dot paths never split them; most inputs have none.
+        let escaped;
+        let encoded = if dot_path::any_key_contains(input, ".") {
+            escaped = dot_path::escape_keys(input);
+            &escaped
+        } else {
+            input
+        };
         let mut output = if self.pass_through && encoded.is_object() {
             encoded.clone()
         } else {
@@ -483,8 +544,8 @@ impl CompiledMapping {
         for (key, rule) in &self.rules {
             let value = match rule {
                 Rule::Literal(value) => value.clone(),
-                Rule::Text { source, render } => match dot_path::has(&encoded, source)
-                    .then(|| dot_path::get(&encoded, source))
+                Rule::Text { source, render } => match dot_path::has(encoded, source)
+                    .then(|| dot_path::get(encoded, source))
                     .flatten()
                 {
                     Some(found) => found.clone(),
@@ -497,8 +558,10 @@ impl CompiledMapping {
             dot_path::delete(&mut output, path);
         }
         casts::apply(&mut output, &self.casts);
-        let output = dot_path::unescape_keys(output);
-        let output = match output {
+        if dot_path::any_key_contains(&output, dot_path::ESCAPED_DOT) {
+            output = dot_path::unescape_keys(output);
+        }
+        let mut output = match output {
             Value::Object(mut map) if map.len() == 1 && map.contains_key("#") => {
                 match map.shift_remove("#").unwrap_or(Value::Null) {
                     Value::Null => Value::Object(Map::new()),
@@ -509,7 +572,8 @@ impl CompiledMapping {
             other => other,
         };
         // PHP's list-or-object rule, except that an empty result stays an object.
-        Ok(match php::normalize_lists(output) {
+        php::normalize_lists_in_place(&mut output);
+        Ok(match output {
             Value::Array(items) if items.is_empty() => Value::Object(Map::new()),
             other => other,
         })
@@ -527,13 +591,17 @@ impl CompiledMapping {
             Render::Text(text) => Ok(text.clone()),
             Render::Print(path) => Ok(print_path(input, path)),
             Render::Template(name) => {
-                let context = context.get_or_insert_with(|| values::from_json(input));
-                self.templates.render(name, context).map_err(|error| MappingError::Render {
-                    mapping: self.name.clone(),
-                    key: key.to_owned(),
-                    value: source.to_owned(),
-                    message: error.0,
-                })
+                let context = context.get_or_insert_with(|| {
+                    values::context_from_json(input, self.context_names.as_ref())
+                });
+                self.templates
+                    .render(name, context)
+                    .map_err(|error| MappingError::Render {
+                        mapping: self.name.clone(),
+                        key: key.to_owned(),
+                        value: source.to_owned(),
+                        message: error.0,
+                    })
             }
         }
     }
@@ -550,11 +618,16 @@ fn simple_print_path(source: &str) -> Option<Vec<String>> {
     let first = segments.first()?;
     let is_name = |segment: &str| {
         let mut chars = segment.chars();
-        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    let is_position = |segment: &str| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
-    let literal = ["true", "false", "null", "none", "TRUE", "FALSE", "NULL", "NONE"];
+    let is_position =
+        |segment: &str| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    let literal = [
+        "true", "false", "null", "none", "TRUE", "FALSE", "NULL", "NONE",
+    ];
     // Twig reads a word operator after a dot as an attribute, but `a.in` is rare enough to
     // leave to the full engine.
     let operator = ["in", "is", "and", "or", "not", "matches"];
@@ -563,7 +636,9 @@ fn simple_print_path(source: &str) -> Option<Vec<String>> {
     }
     segments[1..]
         .iter()
-        .all(|segment| (is_name(segment) && !operator.contains(&segment.as_str())) || is_position(segment))
+        .all(|segment| {
+            (is_name(segment) && !operator.contains(&segment.as_str())) || is_position(segment)
+        })
         .then_some(segments)
 }
 
@@ -576,7 +651,11 @@ fn print_path(input: &Value, path: &[String]) -> String {
                 Some(next) => next,
                 None => return String::new(),
             },
-            Value::Array(items) => match segment.parse::<usize>().ok().and_then(|index| items.get(index)) {
+            Value::Array(items) => match segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| items.get(index))
+            {
                 Some(next) => next,
                 None => return String::new(),
             },
@@ -599,7 +678,8 @@ pub(crate) fn execute_from_template(
     input: minijinja::Value,
     rest: Rest<minijinja::Value>,
 ) -> Result<minijinja::Value, minijinja::Error> {
-    let fail = |message: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message);
+    let fail =
+        |message: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message);
     let list = rest.0.first().is_some_and(values::is_truthy);
     let (registry, depth) = ACTIVE.with(|active| {
         let active = active.borrow();
@@ -615,7 +695,11 @@ pub(crate) fn execute_from_template(
     let fuel_before = twig::fuel_spent();
     let result = {
         let _frame = ActiveFrame::enter(&registry);
-        if list { compiled.map_list(&input) } else { compiled.map_object(&input) }
+        if list {
+            compiled.map_list(&input)
+        } else {
+            compiled.map_object(&input)
+        }
     };
     // The nested renders' work counts against the calling template's fuel.
     state.consume_fuel(twig::fuel_spent().saturating_sub(fuel_before))?;
@@ -625,12 +709,17 @@ pub(crate) fn execute_from_template(
     }
 }
 
-fn resolve_mapping(registry: &Weak<Registry>, mapping: &minijinja::Value) -> Result<Arc<CompiledMapping>, MappingError> {
+fn resolve_mapping(
+    registry: &Weak<Registry>,
+    mapping: &minijinja::Value,
+) -> Result<Arc<CompiledMapping>, MappingError> {
     let registry = registry.upgrade();
     let compile_with = |definition: &MappingDefinition| match &registry {
         Some(registry) => {
             let weak = Arc::downgrade(registry);
-            registry.cache.get_or_compile(definition, |definition| CompiledMapping::compile_in(definition, weak))
+            registry.cache.get_or_compile(definition, |definition| {
+                CompiledMapping::compile_in(definition, weak)
+            })
         }
         None => standalone_cache().get_or_compile(definition, CompiledMapping::compile),
     };
@@ -655,3 +744,6 @@ fn resolve_mapping(registry: &Weak<Registry>, mapping: &minijinja::Value) -> Res
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

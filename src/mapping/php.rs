@@ -42,7 +42,11 @@ fn format_float(number: f64, digits: usize, exponent_letter: char, shortest: boo
     let negative = mantissa.starts_with('-');
     let significant: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let significant = significant.trim_end_matches('0');
-    let significant = if significant.is_empty() { "0" } else { significant };
+    let significant = if significant.is_empty() {
+        "0"
+    } else {
+        significant
+    };
     let sign = if negative { "-" } else { "" };
     if exponent < -4 || exponent >= digits as i32 {
         let (head, tail) = significant.split_at(1);
@@ -139,7 +143,8 @@ pub fn leading_number(text: &str) -> Option<f64> {
     }
     if end < bytes.len() && (bytes[end] == b'e' || bytes[end] == b'E') {
         let mut exponent_end = end + 1;
-        if exponent_end < bytes.len() && (bytes[exponent_end] == b'+' || bytes[exponent_end] == b'-')
+        if exponent_end < bytes.len()
+            && (bytes[exponent_end] == b'+' || bytes[exponent_end] == b'-')
         {
             exponent_end += 1;
         }
@@ -186,7 +191,8 @@ fn numeric_prefix_len(text: &str) -> usize {
     }
     if end < bytes.len() && (bytes[end] == b'e' || bytes[end] == b'E') {
         let mut exponent_end = end + 1;
-        if exponent_end < bytes.len() && (bytes[exponent_end] == b'+' || bytes[exponent_end] == b'-')
+        if exponent_end < bytes.len()
+            && (bytes[exponent_end] == b'+' || bytes[exponent_end] == b'-')
         {
             exponent_end += 1;
         }
@@ -270,14 +276,15 @@ pub fn loose_equals(left: &Value, right: &Value) -> bool {
         }
         (Object(a), Object(b)) => {
             a.len() == b.len()
-                && a.iter().all(|(key, x)| b.get(key).is_some_and(|y| loose_equals(x, y)))
+                && a.iter()
+                    .all(|(key, x)| b.get(key).is_some_and(|y| loose_equals(x, y)))
         }
         (Array(list), Object(map)) | (Object(map), Array(list)) => {
             list.len() == map.len()
-                && list
-                    .iter()
-                    .enumerate()
-                    .all(|(index, x)| map.get(&index.to_string()).is_some_and(|y| loose_equals(x, y)))
+                && list.iter().enumerate().all(|(index, x)| {
+                    map.get(&index.to_string())
+                        .is_some_and(|y| loose_equals(x, y))
+                })
         }
         _ => false,
     }
@@ -285,7 +292,9 @@ pub fn loose_equals(left: &Value, right: &Value) -> bool {
 
 /// Whether a JSON object is a PHP list: keys exactly `"0"`, `"1"`, … in order.
 pub fn is_list_keys(map: &Map<String, Value>) -> bool {
-    map.keys().enumerate().all(|(index, key)| key.parse::<usize>() == Ok(index))
+    map.keys()
+        .enumerate()
+        .all(|(index, key)| key.parse::<usize>() == Ok(index))
 }
 
 /// Turns every object whose keys are `0..n` in order into a list, as PHP's `json_encode` does
@@ -295,13 +304,41 @@ pub fn normalize_lists(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             if is_list_keys(&map) {
-                Value::Array(map.into_iter().map(|(_, item)| normalize_lists(item)).collect())
+                Value::Array(
+                    map.into_iter()
+                        .map(|(_, item)| normalize_lists(item))
+                        .collect(),
+                )
             } else {
-                Value::Object(map.into_iter().map(|(key, item)| (key, normalize_lists(item))).collect())
+                Value::Object(
+                    map.into_iter()
+                        .map(|(key, item)| (key, normalize_lists(item)))
+                        .collect(),
+                )
             }
         }
         Value::Array(items) => Value::Array(items.into_iter().map(normalize_lists).collect()),
         other => other,
+    }
+}
+
+/// [`normalize_lists`] in place: only the objects that become lists are rebuilt.
+pub fn normalize_lists_in_place(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for item in map.values_mut() {
+                normalize_lists_in_place(item);
+            }
+            if is_list_keys(map) {
+                let items = std::mem::take(map)
+                    .into_iter()
+                    .map(|(_, item)| item)
+                    .collect();
+                *value = Value::Array(items);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize_lists_in_place),
+        _ => {}
     }
 }
 
@@ -589,8 +626,14 @@ mod tests {
     #[test]
     fn url_encoders_differ_on_space() {
         let url = "https://example.com/path with spaces";
-        assert_eq!(url_encode(url), "https%3A%2F%2Fexample.com%2Fpath+with+spaces");
-        assert_eq!(raw_url_encode(url), "https%3A%2F%2Fexample.com%2Fpath%20with%20spaces");
+        assert_eq!(
+            url_encode(url),
+            "https%3A%2F%2Fexample.com%2Fpath+with+spaces"
+        );
+        assert_eq!(
+            raw_url_encode(url),
+            "https%3A%2F%2Fexample.com%2Fpath%20with%20spaces"
+        );
         assert_eq!(url_decode("a+b%20c%zz", true), "a b c%zz");
         assert_eq!(url_decode("a+b%20c", false), "a+b c");
     }
@@ -598,9 +641,14 @@ mod tests {
     #[test]
     fn html_entities_round_trip() {
         let script = r#"<script>alert("test")</script>"#;
-        assert_eq!(html_entities(script), "&lt;script&gt;alert(&quot;test&quot;)&lt;/script&gt;");
-        assert_eq!(html_entity_decode("&lt;b&gt; &amp;amp; &eacute; &#39; &#x41; &bogus;"),
-            "<b> &amp; é ' A &bogus;");
+        assert_eq!(
+            html_entities(script),
+            "&lt;script&gt;alert(&quot;test&quot;)&lt;/script&gt;"
+        );
+        assert_eq!(
+            html_entity_decode("&lt;b&gt; &amp;amp; &eacute; &#39; &#x41; &bogus;"),
+            "<b> &amp; é ' A &bogus;"
+        );
         assert_eq!(html_entities("café"), "caf&eacute;");
     }
 

@@ -6,10 +6,28 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
-const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 const MONTH_NAMES: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// Formats a moment with PHP `date()` letters; `\` escapes the next character.
@@ -24,9 +42,17 @@ pub fn format(moment: &DateTime<Utc>, pattern: &str) -> String {
         };
         let _ = match letter {
             'd' => write!(out, "{:02}", moment.day()),
-            'D' => write!(out, "{}", &DAY_NAMES[weekday.num_days_from_monday() as usize][..3]),
+            'D' => write!(
+                out,
+                "{}",
+                &DAY_NAMES[weekday.num_days_from_monday() as usize][..3]
+            ),
             'j' => write!(out, "{}", moment.day()),
-            'l' => write!(out, "{}", DAY_NAMES[weekday.num_days_from_monday() as usize]),
+            'l' => write!(
+                out,
+                "{}",
+                DAY_NAMES[weekday.num_days_from_monday() as usize]
+            ),
             'N' => write!(out, "{}", weekday.number_from_monday()),
             'S' => write!(out, "{}", ordinal_suffix(moment.day())),
             'w' => write!(out, "{}", weekday.num_days_from_sunday()),
@@ -119,7 +145,12 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Ok(moment) = DateTime::parse_from_rfc3339(text) {
         return Some(moment.with_timezone(&Utc));
     }
-    for pattern in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+    for pattern in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
         if let Ok(moment) = DateTime::parse_from_str(text, pattern) {
             return Some(moment.with_timezone(&Utc));
         }
@@ -128,7 +159,12 @@ pub fn parse(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         return Some(moment.with_timezone(&Utc));
     }
     let naive = text.trim_end_matches(['Z', 'z']);
-    for pattern in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for pattern in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(moment) = NaiveDateTime::parse_from_str(naive, pattern) {
             return Some(Utc.from_utc_datetime(&moment));
         }
@@ -146,7 +182,9 @@ mod tests {
     use super::*;
 
     fn moment() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 1, 3, 14, 5, 9).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2025, 1, 3, 14, 5, 9)
+            .single()
+            .unwrap_or_default()
     }
 
     #[test]
@@ -154,7 +192,10 @@ mod tests {
         assert_eq!(format(&moment(), "Y-m-d"), "2025-01-03");
         assert_eq!(format(&moment(), "Y-m-dTH:i:s"), "2025-01-03UTC14:05:09");
         assert_eq!(format(&moment(), "D, d M Y"), "Fri, 03 Jan 2025");
-        assert_eq!(format(&moment(), "l jS F y, g:i a"), "Friday 3rd January 25, 2:05 pm");
+        assert_eq!(
+            format(&moment(), "l jS F y, g:i a"),
+            "Friday 3rd January 25, 2:05 pm"
+        );
         assert_eq!(format(&moment(), "c"), "2025-01-03T14:05:09+00:00");
         assert_eq!(format(&moment(), "U"), "1735913109");
         assert_eq!(format(&moment(), "\\Y\\-N-w-z-t-L-W"), "Y-5-5-2-31-0-01");

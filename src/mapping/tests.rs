@@ -16,7 +16,8 @@ fn user_input() -> Value {
 
 #[test]
 fn case_01_copy_and_literal() {
-    let mapping = json!({"mapping": {"name": "user.name", "email": "user.email", "status": "active"}});
+    let mapping =
+        json!({"mapping": {"name": "user.name", "email": "user.email", "status": "active"}});
     assert_eq!(
         map(mapping, user_input()),
         json!({"name": "John Doe", "email": "john@example.com", "status": "active"})
@@ -41,7 +42,10 @@ fn case_02_pass_through() {
 #[test]
 fn case_02b_misspelt_pass_trough_counts() {
     let mapping = json!({"passTrough": true, "mapping": {"x": "a"}});
-    assert_eq!(map(mapping, json!({"a": 1, "b": 2})), json!({"a": 1, "b": 2, "x": 1}));
+    assert_eq!(
+        map(mapping, json!({"a": 1, "b": 2})),
+        json!({"a": 1, "b": 2, "x": 1})
+    );
 }
 
 #[test]
@@ -52,12 +56,18 @@ fn case_03_pass_through_and_unset() {
         "unset": ["user", "settings"]
     });
     let input = json!({"user": {"name": "John Doe", "email": "john@example.com"}, "settings": {"theme": "dark"}});
-    assert_eq!(map(mapping, input), json!({"name": "John Doe", "email": "john@example.com"}));
+    assert_eq!(
+        map(mapping, input),
+        json!({"name": "John Doe", "email": "john@example.com"})
+    );
 }
 
 #[test]
 fn case_04_list_mode() {
-    let definition = MappingDefinition::from_json(&json!({"mapping": {"name": "user.name", "email": "user.email"}})).unwrap();
+    let definition = MappingDefinition::from_json(
+        &json!({"mapping": {"name": "user.name", "email": "user.email"}}),
+    )
+    .unwrap();
     let input = json!({
         "listInput": [
             {"user": {"name": "John", "email": "john@example.com"}},
@@ -65,7 +75,10 @@ fn case_04_list_mode() {
         ],
         "extra": "data"
     });
-    let output = CompiledMapping::compile(&definition).unwrap().apply_list(&input).unwrap();
+    let output = CompiledMapping::compile(&definition)
+        .unwrap()
+        .apply_list(&input)
+        .unwrap();
     assert_eq!(
         output,
         json!([{"name": "John", "email": "john@example.com"}, {"name": "Jane", "email": "jane@example.com"}])
@@ -74,12 +87,18 @@ fn case_04_list_mode() {
 
 #[test]
 fn case_04b_list_items_get_value_and_extra_keys() {
-    let definition = MappingDefinition::from_json(&json!({"mapping": {"v": "value", "e": "extra", "first": "0"}})).unwrap();
+    let definition = MappingDefinition::from_json(
+        &json!({"mapping": {"v": "value", "e": "extra", "first": "0"}}),
+    )
+    .unwrap();
     let output = CompiledMapping::compile(&definition)
         .unwrap()
         .apply_list(&json!({"listInput": ["a", "b"], "extra": "x"}))
         .unwrap();
-    assert_eq!(output, json!([{"v": "a", "e": "x", "first": "a"}, {"v": "b", "e": "x", "first": "b"}]));
+    assert_eq!(
+        output,
+        json!([{"v": "a", "e": "x", "first": "a"}, {"v": "b", "e": "x", "first": "b"}])
+    );
 }
 
 #[test]
@@ -141,12 +160,19 @@ fn case_08_conditional_unset_null_count_and_key_cant_be_value() {
         "cast": {"unset_field": "unsetIfValue==inactive", "null_field": "setNullIfValue==", "keep_field": "setNullIfValue==remove_me"}
     });
     let input = json!({"data": {"unset_field": "inactive", "null_field": "", "keep_field": "keep_this_value"}});
-    assert_eq!(map(mapping, input), json!({"null_field": null, "keep_field": "keep_this_value"}));
+    assert_eq!(
+        map(mapping, input),
+        json!({"null_field": null, "keep_field": "keep_this_value"})
+    );
 
     let counted = json!({"mapping": {"items": "items", "count": "items"}, "cast": {"count": "countValue:items"}});
-    assert_eq!(map(counted, json!({"items": [1, 2, 3, 4, 5]})), json!({"items": [1, 2, 3, 4, 5], "count": 5}));
+    assert_eq!(
+        map(counted, json!({"items": [1, 2, 3, 4, 5]})),
+        json!({"items": [1, 2, 3, 4, 5], "count": 5})
+    );
 
-    let key_cant = json!({"mapping": {"field_name": "field_name"}, "cast": {"field_name": "keyCantBeValue"}});
+    let key_cant =
+        json!({"mapping": {"field_name": "field_name"}, "cast": {"field_name": "keyCantBeValue"}});
     assert_eq!(map(key_cant, json!({"other": 1})), json!({}));
 }
 
@@ -166,21 +192,34 @@ fn case_09_twig_templates() {
 
 #[test]
 fn case_10_root_key() {
-    assert_eq!(map(json!({"mapping": {"#": "user"}}), user_input()), json!({"name": "John Doe", "email": "john@example.com"}));
-    assert_eq!(map(json!({"mapping": {"#": "missing.path"}}), user_input()), json!(["missing.path"]));
-    assert_eq!(map(json!({"mapping": {"#": "n"}}), json!({"n": null})), json!({}));
+    assert_eq!(
+        map(json!({"mapping": {"#": "user"}}), user_input()),
+        json!({"name": "John Doe", "email": "john@example.com"})
+    );
+    assert_eq!(
+        map(json!({"mapping": {"#": "missing.path"}}), user_input()),
+        json!(["missing.path"])
+    );
+    assert_eq!(
+        map(json!({"mapping": {"#": "n"}}), json!({"n": null})),
+        json!({})
+    );
 }
 
 #[test]
 fn case_11_petstore_nested_keys_and_rename() {
-    let mapping = json!({"mapping": {"id": "id", "name": "name", "metadata.status.name": "status"}});
+    let mapping =
+        json!({"mapping": {"id": "id", "name": "name", "metadata.status.name": "status"}});
     let input = json!({"id": "0d67", "name": "doggie", "status": "available"});
     assert_eq!(
         map(mapping, input.clone()),
         json!({"id": "0d67", "name": "doggie", "metadata": {"status": {"name": "available"}}})
     );
     let rename = json!({"passThrough": true, "mapping": {"title": "name"}, "unset": ["name"]});
-    assert_eq!(map(rename, input), json!({"id": "0d67", "status": "available", "title": "doggie"}));
+    assert_eq!(
+        map(rename, input),
+        json!({"id": "0d67", "status": "available", "title": "doggie"})
+    );
 }
 
 #[test]
@@ -200,13 +239,22 @@ fn case_12_real_config_idioms() {
         map(mapping.clone(), present),
         json!({"indicatieLaatstGezetteStatus": true, "datumStatusGezet": "2024-01-01"})
     );
-    assert_eq!(map(mapping, json!({"milestone": {}})), json!({"indicatieLaatstGezetteStatus": true}));
+    assert_eq!(
+        map(mapping, json!({"milestone": {}})),
+        json!({"indicatieLaatstGezetteStatus": true})
+    );
 }
 
 #[test]
 fn case_13_date_cast() {
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    assert_eq!(map(json!({"mapping": {"d": "Y-m-d"}, "cast": {"d": "date"}}), json!({"x": 1})), json!({"d": today}));
+    assert_eq!(
+        map(
+            json!({"mapping": {"d": "Y-m-d"}, "cast": {"d": "date"}}),
+            json!({"x": 1})
+        ),
+        json!({"d": today})
+    );
 }
 
 #[test]
@@ -227,7 +275,10 @@ fn numeric_segments_make_lists_and_escaped_dots_stay_in_keys() {
 fn existing_paths_copy_raw_values_and_null_counts_as_existing() {
     let mapping = json!({"mapping": {"n": "n", "list": "l", "obj": "o", "num": "num"}});
     let input = json!({"n": null, "l": [1, 2], "o": {"k": true}, "num": 1.5});
-    assert_eq!(map(mapping, input), json!({"n": null, "list": [1, 2], "obj": {"k": true}, "num": 1.5}));
+    assert_eq!(
+        map(mapping, input),
+        json!({"n": null, "list": [1, 2], "obj": {"k": true}, "num": 1.5})
+    );
 }
 
 #[test]
@@ -241,12 +292,18 @@ fn literal_objects_are_not_templated_and_missing_paths_render_as_text() {
 
 #[test]
 fn empty_input_has_no_paths() {
-    assert_eq!(map(json!({"mapping": {"a": "a"}}), json!({})), json!({"a": "a"}));
+    assert_eq!(
+        map(json!({"mapping": {"a": "a"}}), json!({})),
+        json!({"a": "a"})
+    );
 }
 
 #[test]
 fn sub_object_list_pattern_with_execute_mapping() {
-    let role = MappingDefinition::from_json(&json!({"id": 3, "slug": "role", "mapping": {"naam": "name", "code": "{{ code|upper }}"}})).unwrap();
+    let role = MappingDefinition::from_json(
+        &json!({"id": 3, "slug": "role", "mapping": {"naam": "name", "code": "{{ code|upper }}"}}),
+    )
+    .unwrap();
     let mapper = Mapper::new(Arc::new(InMemoryMappings::new(vec![role])));
     let outer = mapper
         .compile_json(&json!({
@@ -259,7 +316,9 @@ fn sub_object_list_pattern_with_execute_mapping() {
             "cast": {"rollen": "jsonToArray"}
         }))
         .unwrap();
-    let output = outer.apply(&json!({"items": [{"name": "a", "code": "x"}, {"name": "b", "code": "y"}]})).unwrap();
+    let output = outer
+        .apply(&json!({"items": [{"name": "a", "code": "x"}, {"name": "b", "code": "y"}]}))
+        .unwrap();
     assert_eq!(
         output,
         json!({
@@ -275,7 +334,11 @@ fn sub_object_list_pattern_with_execute_mapping() {
 fn execute_mapping_cycles_stop_with_a_clear_error() {
     let looping = MappingDefinition::from_json(&json!({"id": 1, "name": "loop", "mapping": {"again": "{{ executeMapping(1, _self ?? {})|json_encode }}"}})).unwrap();
     let mapper = Mapper::new(Arc::new(InMemoryMappings::new(vec![looping.clone()])));
-    let error = mapper.compile(&looping).unwrap().apply(&json!({"a": 1})).unwrap_err();
+    let error = mapper
+        .compile(&looping)
+        .unwrap()
+        .apply(&json!({"a": 1}))
+        .unwrap_err();
     assert!(error.to_string().contains("nested more than"), "{error}");
 
     let fan_out = MappingDefinition::from_json(&json!({"id": 2, "name": "fan", "mapping": {
@@ -283,35 +346,68 @@ fn execute_mapping_cycles_stop_with_a_clear_error() {
     }}))
     .unwrap();
     let mapper = Mapper::new(Arc::new(InMemoryMappings::new(vec![fan_out.clone()])));
-    let error = mapper.compile(&fan_out).unwrap().apply(&json!({"a": 1})).unwrap_err();
+    let error = mapper
+        .compile(&fan_out)
+        .unwrap()
+        .apply(&json!({"a": 1}))
+        .unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("nested more than") || message.contains("fuel"), "{message}");
+    assert!(
+        message.contains("nested more than") || message.contains("fuel"),
+        "{message}"
+    );
 }
 
 #[test]
 fn unknown_mapping_is_reported() {
     let mapper = Mapper::default();
-    let compiled = mapper.compile_json(&json!({"name": "m", "mapping": {"x": "{{ executeMapping(99, {}) }}"}})).unwrap();
+    let compiled = mapper
+        .compile_json(&json!({"name": "m", "mapping": {"x": "{{ executeMapping(99, {}) }}"}}))
+        .unwrap();
     let error = compiled.apply(&json!({"a": 1})).unwrap_err();
-    assert!(matches!(&error, MappingError::Render { mapping, key, .. } if mapping == "m" && key == "x"));
-    assert!(error.to_string().contains("mapping 99 not found"), "{error}");
+    assert!(
+        matches!(&error, MappingError::Render { mapping, key, .. } if mapping == "m" && key == "x")
+    );
+    assert!(
+        error.to_string().contains("mapping 99 not found"),
+        "{error}"
+    );
 }
 
 #[test]
 fn render_errors_use_the_php_message_shape() {
-    let compiled = CompiledMapping::compile(&MappingDefinition::from_json(&json!({"name": "n", "mapping": {"k": "{{ 1 // 0 }}"}})).unwrap()).unwrap();
+    let compiled = CompiledMapping::compile(
+        &MappingDefinition::from_json(&json!({"name": "n", "mapping": {"k": "{{ 1 // 0 }}"}}))
+            .unwrap(),
+    )
+    .unwrap();
     let error = compiled.apply(&json!({})).unwrap_err().to_string();
-    assert!(error.starts_with("Error for mapping: n, key: k, value: {{ 1 // 0 }} and with message thrown:"), "{error}");
+    assert!(
+        error.starts_with(
+            "Error for mapping: n, key: k, value: {{ 1 // 0 }} and with message thrown:"
+        ),
+        "{error}"
+    );
 }
 
 #[test]
 fn validate_templates_names_key_line_and_message() {
-    assert_eq!(validate_templates(&json!({"mapping": {"ok": "{{ a }}"}})), Ok(()));
-    let errors = validate_templates(&json!({"mapping": {"ok": "{{ a }}", "bad": "x\n{% if a %}", "worse": "{{ a|nope }}"}})).unwrap_err();
+    assert_eq!(
+        validate_templates(&json!({"mapping": {"ok": "{{ a }}"}})),
+        Ok(())
+    );
+    let errors = validate_templates(
+        &json!({"mapping": {"ok": "{{ a }}", "bad": "x\n{% if a %}", "worse": "{{ a|nope }}"}}),
+    )
+    .unwrap_err();
     assert_eq!(errors.len(), 2);
     assert!(errors["bad"].starts_with("line 2:"), "{errors:?}");
     assert_eq!(errors["worse"], "line 1: unknown \"nope\" filter");
-    assert!(validate_templates(&json!({"mapping": "nope"})).unwrap_err().contains_key("mapping"));
+    assert!(
+        validate_templates(&json!({"mapping": "nope"}))
+            .unwrap_err()
+            .contains_key("mapping")
+    );
 }
 
 #[test]
@@ -321,14 +417,31 @@ fn mapping_test_validates_against_a_schema() {
         "required": ["name", "age"],
         "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}
     });
-    let result = test_mapping(&json!({"n": "x", "a": "7"}), &json!({"mapping": {"name": "n", "age": "a"}, "cast": {"age": "int"}}), Some(&schema)).unwrap();
+    let result = test_mapping(
+        &json!({"n": "x", "a": "7"}),
+        &json!({"mapping": {"name": "n", "age": "a"}, "cast": {"age": "int"}}),
+        Some(&schema),
+    )
+    .unwrap();
     assert!(result.is_valid);
     assert_eq!(result.result_object, json!({"name": "x", "age": 7}));
 
-    let result = test_mapping(&json!({"n": 5}), &json!({"mapping": {"name": "n"}}), Some(&schema)).unwrap();
+    let result = test_mapping(
+        &json!({"n": 5}),
+        &json!({"mapping": {"name": "n"}}),
+        Some(&schema),
+    )
+    .unwrap();
     assert!(!result.is_valid);
-    let pointers: Vec<&str> = result.validation_errors.iter().map(|error| error.pointer.as_str()).collect();
-    assert!(pointers.contains(&"/name") && pointers.contains(&""), "{pointers:?}");
+    let pointers: Vec<&str> = result
+        .validation_errors
+        .iter()
+        .map(|error| error.pointer.as_str())
+        .collect();
+    assert!(
+        pointers.contains(&"/name") && pointers.contains(&""),
+        "{pointers:?}"
+    );
     let body = serde_json::to_value(&result).unwrap();
     assert!(body.get("resultObject").is_some() && body.get("isValid") == Some(&json!(false)));
 }
@@ -336,14 +449,21 @@ fn mapping_test_validates_against_a_schema() {
 #[test]
 fn mapper_caches_by_version() {
     let mapper = Mapper::default();
-    let first = mapper.compile_json(&json!({"id": 1, "version": "1.0.0", "mapping": {"a": "{{ b }}"}})).unwrap();
-    let again = mapper.compile_json(&json!({"id": 1, "version": "1.0.0", "mapping": {"a": "{{ b }}"}})).unwrap();
+    let first = mapper
+        .compile_json(&json!({"id": 1, "version": "1.0.0", "mapping": {"a": "{{ b }}"}}))
+        .unwrap();
+    let again = mapper
+        .compile_json(&json!({"id": 1, "version": "1.0.0", "mapping": {"a": "{{ b }}"}}))
+        .unwrap();
     assert!(Arc::ptr_eq(&first, &again));
 }
 
 #[test]
 fn simple_print_paths_skip_the_engine() {
-    assert_eq!(simple_print_path("{{ a.b.0 }}"), Some(vec!["a".into(), "b".into(), "0".into()]));
+    assert_eq!(
+        simple_print_path("{{ a.b.0 }}"),
+        Some(vec!["a".into(), "b".into(), "0".into()])
+    );
     assert_eq!(simple_print_path("{{a}}"), Some(vec!["a".into()]));
     assert_eq!(simple_print_path("{{ true }}"), None);
     assert_eq!(simple_print_path("{{ a|upper }}"), None);

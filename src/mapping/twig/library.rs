@@ -18,35 +18,90 @@ const MAX_RANGE_ITEMS: usize = 100_000;
 
 /// Filters a template may use (checked at compile time, as Twig does).
 pub const FILTERS: &[&str] = &[
-    "abs", "b64dec", "b64enc", "capitalize", "date", "default", "e", "escape", "first", "join",
-    "json_decode", "json_encode", "keys", "last", "length", "lower", "merge", "nl2br",
-    "number_format", "preg_replace", "raw", "replace", "reverse", "round", "slice", "slugify",
-    "sort", "spaceless", "split", "strip_tags", "striptags", "title", "trim", "upper",
-    "url_encode", "format",
+    "abs",
+    "b64dec",
+    "b64enc",
+    "capitalize",
+    "date",
+    "default",
+    "e",
+    "escape",
+    "first",
+    "join",
+    "json_decode",
+    "json_encode",
+    "keys",
+    "last",
+    "length",
+    "lower",
+    "merge",
+    "nl2br",
+    "number_format",
+    "preg_replace",
+    "raw",
+    "replace",
+    "reverse",
+    "round",
+    "slice",
+    "slugify",
+    "sort",
+    "spaceless",
+    "split",
+    "strip_tags",
+    "striptags",
+    "title",
+    "trim",
+    "upper",
+    "url_encode",
+    "format",
 ];
 
 /// Tests a template may use after `is`.
-pub const TESTS: &[&str] =
-    &["defined", "null", "none", "empty", "iterable", "even", "odd", "divisible by", "same as"];
+pub const TESTS: &[&str] = &[
+    "defined",
+    "null",
+    "none",
+    "empty",
+    "iterable",
+    "even",
+    "odd",
+    "divisible by",
+    "same as",
+];
 
 /// Functions a template may call.
-pub const FUNCTIONS: &[&str] =
-    &["executeMapping", "generateUuid", "date", "range", "min", "max", "cycle", "attribute"];
+pub const FUNCTIONS: &[&str] = &[
+    "executeMapping",
+    "generateUuid",
+    "date",
+    "range",
+    "min",
+    "max",
+    "cycle",
+    "attribute",
+];
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 fn too_large() -> Error {
-    invalid(format!("a template value grew past {MAX_VALUE_BYTES} bytes"))
+    invalid(format!(
+        "a template value grew past {MAX_VALUE_BYTES} bytes"
+    ))
 }
 
 fn arg(args: &[Value], index: usize) -> Option<&Value> {
-    args.get(index).filter(|value| !value.is_undefined() && !value.is_none())
+    args.get(index)
+        .filter(|value| !value.is_undefined() && !value.is_none())
 }
 
 fn string_value(text: String) -> Result<Value, Error> {
-    if text.len() > MAX_VALUE_BYTES { Err(too_large()) } else { Ok(Value::from(text)) }
+    if text.len() > MAX_VALUE_BYTES {
+        Err(too_large())
+    } else {
+        Ok(Value::from(text))
+    }
 }
 
 /// Registers everything on the environment.
@@ -68,7 +123,9 @@ fn register_filters(env: &mut Environment<'static>) {
     env.add_filter("twig_b64enc", |value: Value| {
         base64::engine::general_purpose::STANDARD.encode(values::to_string(&value))
     });
-    env.add_filter("twig_b64dec", |value: Value| casts::base64_decode_lenient(&values::to_string(&value)));
+    env.add_filter("twig_b64dec", |value: Value| {
+        casts::base64_decode_lenient(&values::to_string(&value))
+    });
     env.add_filter("twig_capitalize", |value: Value| {
         let lower = values::to_string(&value).to_lowercase();
         let mut chars = lower.chars();
@@ -81,7 +138,11 @@ fn register_filters(env: &mut Environment<'static>) {
         let mut out = String::new();
         let mut start = true;
         for c in values::to_string(&value).chars() {
-            if start { out.extend(c.to_uppercase()) } else { out.extend(c.to_lowercase()) }
+            if start {
+                out.extend(c.to_uppercase())
+            } else {
+                out.extend(c.to_lowercase())
+            }
             start = c.is_whitespace() || c == '-';
         }
         out
@@ -105,37 +166,60 @@ fn register_filters(env: &mut Environment<'static>) {
         if let Some(text) = value.as_str() {
             return Value::from(text.chars().next().map(String::from).unwrap_or_default());
         }
-        values::values(&value).into_iter().next().unwrap_or_else(|| Value::from(()))
+        values::values(&value)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Value::from(()))
     });
     env.add_filter("twig_last", |value: Value| {
         if let Some(text) = value.as_str() {
             return Value::from(text.chars().last().map(String::from).unwrap_or_default());
         }
-        values::values(&value).into_iter().last().unwrap_or_else(|| Value::from(()))
+        values::values(&value)
+            .into_iter()
+            .last()
+            .unwrap_or_else(|| Value::from(()))
     });
-    env.add_filter("twig_join", |value: Value, args: Rest<Value>| -> Result<Value, Error> {
-        let glue = arg(&args, 0).map(values::to_string).unwrap_or_default();
-        let items: Vec<String> = values::values(&value).iter().map(values::to_string).collect();
-        let joined = match (arg(&args, 1), items.len()) {
-            (Some(last_glue), count) if count > 1 => {
-                format!("{}{}{}", items[..count - 1].join(&glue), values::to_string(last_glue), items[count - 1])
-            }
-            _ => items.join(&glue),
-        };
-        string_value(joined)
-    });
+    env.add_filter(
+        "twig_join",
+        |value: Value, args: Rest<Value>| -> Result<Value, Error> {
+            let glue = arg(&args, 0).map(values::to_string).unwrap_or_default();
+            let items: Vec<String> = values::values(&value)
+                .iter()
+                .map(values::to_string)
+                .collect();
+            let joined = match (arg(&args, 1), items.len()) {
+                (Some(last_glue), count) if count > 1 => {
+                    format!(
+                        "{}{}{}",
+                        items[..count - 1].join(&glue),
+                        values::to_string(last_glue),
+                        items[count - 1]
+                    )
+                }
+                _ => items.join(&glue),
+            };
+            string_value(joined)
+        },
+    );
     env.add_filter("twig_json_encode", |value: Value, args: Rest<Value>| {
         let flags = arg(&args, 0).map_or(0, values::to_int);
         json_encode_with_flags(&values::to_json(&value), flags)
     });
-    env.add_filter("twig_json_decode", |value: Value| {
-        match serde_json::from_str::<serde_json::Value>(&values::to_string(&value)) {
+    env.add_filter(
+        "twig_json_decode",
+        |value: Value| match serde_json::from_str::<serde_json::Value>(&values::to_string(&value)) {
             Ok(json) => values::from_json(&json),
             Err(_) => Value::from(()),
-        }
-    });
+        },
+    );
     env.add_filter("twig_keys", |value: Value| {
-        Value::from(values::entries(&value).into_iter().map(|(key, _)| key.into_value()).collect::<Vec<_>>())
+        Value::from(
+            values::entries(&value)
+                .into_iter()
+                .map(|(key, _)| key.into_value())
+                .collect::<Vec<_>>(),
+        )
     });
     env.add_filter("twig_length", |value: Value| -> usize {
         match value.kind() {
@@ -144,48 +228,63 @@ fn register_filters(env: &mut Environment<'static>) {
             _ => values::to_string(&value).chars().count(),
         }
     });
-    env.add_filter("twig_lower", |value: Value| values::to_string(&value).to_lowercase());
-    env.add_filter("twig_upper", |value: Value| values::to_string(&value).to_uppercase());
-    env.add_filter("twig_merge", |value: Value, other: Value| -> Result<Value, Error> {
-        if !values::is_array(&value) && !value.is_none() && !value.is_undefined() {
-            return Err(invalid("the merge filter only works with arrays"));
-        }
-        if !values::is_array(&other) {
-            return Err(invalid("the merge filter only works with arrays"));
-        }
-        let mut merged = values::entries(&value);
-        let mut next_index = merged.iter().filter(|(key, _)| matches!(key, Key::Int(_))).count() as i64;
-        // array_merge: integer keys are renumbered and appended, string keys overwrite.
-        let mut renumbered: Vec<(Key, Value)> = Vec::with_capacity(merged.len());
-        let mut index = 0;
-        for (key, item) in merged.drain(..) {
-            match key {
-                Key::Int(_) => {
-                    renumbered.push((Key::Int(index), item));
-                    index += 1;
-                }
-                text => renumbered.push((text, item)),
-            }
-        }
-        next_index = next_index.max(index);
-        for (key, item) in values::entries(&other) {
-            match key {
-                Key::Int(_) => {
-                    renumbered.push((Key::Int(next_index), item));
-                    next_index += 1;
-                }
-                text => match renumbered.iter_mut().find(|(existing, _)| *existing == text) {
-                    Some(slot) => slot.1 = item,
-                    None => renumbered.push((text, item)),
-                },
-            }
-        }
-        if renumbered.len() > MAX_VALUE_BYTES / 16 {
-            return Err(too_large());
-        }
-        Ok(values::from_entries(renumbered))
+    env.add_filter("twig_lower", |value: Value| {
+        values::to_string(&value).to_lowercase()
     });
-    env.add_filter("twig_nl2br", |value: Value| values::to_string(&value).replace('\n', "<br />\n"));
+    env.add_filter("twig_upper", |value: Value| {
+        values::to_string(&value).to_uppercase()
+    });
+    env.add_filter(
+        "twig_merge",
+        |value: Value, other: Value| -> Result<Value, Error> {
+            if !values::is_array(&value) && !value.is_none() && !value.is_undefined() {
+                return Err(invalid("the merge filter only works with arrays"));
+            }
+            if !values::is_array(&other) {
+                return Err(invalid("the merge filter only works with arrays"));
+            }
+            let mut merged = values::entries(&value);
+            let mut next_index = merged
+                .iter()
+                .filter(|(key, _)| matches!(key, Key::Int(_)))
+                .count() as i64;
+            // array_merge: integer keys are renumbered and appended, string keys overwrite.
+            let mut renumbered: Vec<(Key, Value)> = Vec::with_capacity(merged.len());
+            let mut index = 0;
+            for (key, item) in merged.drain(..) {
+                match key {
+                    Key::Int(_) => {
+                        renumbered.push((Key::Int(index), item));
+                        index += 1;
+                    }
+                    text => renumbered.push((text, item)),
+                }
+            }
+            next_index = next_index.max(index);
+            for (key, item) in values::entries(&other) {
+                match key {
+                    Key::Int(_) => {
+                        renumbered.push((Key::Int(next_index), item));
+                        next_index += 1;
+                    }
+                    text => match renumbered
+                        .iter_mut()
+                        .find(|(existing, _)| *existing == text)
+                    {
+                        Some(slot) => slot.1 = item,
+                        None => renumbered.push((text, item)),
+                    },
+                }
+            }
+            if renumbered.len() > MAX_VALUE_BYTES / 16 {
+                return Err(too_large());
+            }
+            Ok(values::from_entries(renumbered))
+        },
+    );
+    env.add_filter("twig_nl2br", |value: Value| {
+        values::to_string(&value).replace('\n', "<br />\n")
+    });
     env.add_filter("twig_number_format", |value: Value, args: Rest<Value>| {
         let decimals = arg(&args, 0).map_or(0, values::to_int).clamp(0, 20) as usize;
         let point = arg(&args, 1).map_or_else(|| ".".to_owned(), values::to_string);
@@ -193,19 +292,22 @@ fn register_filters(env: &mut Environment<'static>) {
         casts::number_format(values::to_f64(&value), decimals, &point, &thousands)
     });
     env.add_filter("twig_preg_replace", preg_replace_filter);
-    env.add_filter("twig_replace", |value: Value, from: Value| -> Result<Value, Error> {
-        let pairs: Vec<(String, String)> = values::entries(&from)
-            .into_iter()
-            .map(|(key, item)| {
-                let key = match key {
-                    Key::Int(integer) => integer.to_string(),
-                    Key::Text(text) => text.to_string(),
-                };
-                (key, values::to_string(&item))
-            })
-            .collect();
-        string_value(strtr(&values::to_string(&value), &pairs))
-    });
+    env.add_filter(
+        "twig_replace",
+        |value: Value, from: Value| -> Result<Value, Error> {
+            let pairs: Vec<(String, String)> = values::entries(&from)
+                .into_iter()
+                .map(|(key, item)| {
+                    let key = match key {
+                        Key::Int(integer) => integer.to_string(),
+                        Key::Text(text) => text.to_string(),
+                    };
+                    (key, values::to_string(&item))
+                })
+                .collect();
+            string_value(strtr(&values::to_string(&value), &pairs))
+        },
+    );
     env.add_filter("twig_reverse", |value: Value| {
         if let Some(text) = value.as_str() {
             return Value::from(text.chars().rev().collect::<String>());
@@ -241,7 +343,9 @@ fn register_filters(env: &mut Environment<'static>) {
         Value::from(rounded)
     });
     env.add_filter("twig_slice", slice_filter);
-    env.add_filter("twig_slugify", |value: Value| slugify(&values::to_string(&value)));
+    env.add_filter("twig_slugify", |value: Value| {
+        slugify(&values::to_string(&value))
+    });
     env.add_filter("twig_sort", |value: Value| {
         let mut entries = values::entries(&value);
         // asort: values ordered, keys kept.
@@ -256,18 +360,28 @@ fn register_filters(env: &mut Environment<'static>) {
             out.push_str(&rest[..=at]);
             let after = &rest[at + 1..];
             let trimmed = after.trim_start();
-            rest = if trimmed.starts_with('<') { trimmed } else { after };
+            rest = if trimmed.starts_with('<') {
+                trimmed
+            } else {
+                after
+            };
         }
         out.push_str(rest);
         out
     });
     env.add_filter("twig_split", split_filter);
-    env.add_filter("twig_striptags", |value: Value| strip_tags(&values::to_string(&value)));
-    env.add_filter("twig_strip_tags", |value: Value| strip_tags(&values::to_string(&value)));
+    env.add_filter("twig_striptags", |value: Value| {
+        strip_tags(&values::to_string(&value))
+    });
+    env.add_filter("twig_strip_tags", |value: Value| {
+        strip_tags(&values::to_string(&value))
+    });
     env.add_filter("twig_trim", |value: Value, args: Rest<Value>| {
         let text = values::to_string(&value);
-        let characters: Vec<char> = arg(&args, 0)
-            .map_or_else(|| " \t\n\r\0\x0B".chars().collect(), |chars| values::to_string(chars).chars().collect());
+        let characters: Vec<char> = arg(&args, 0).map_or_else(
+            || " \t\n\r\0\x0B".chars().collect(),
+            |chars| values::to_string(chars).chars().collect(),
+        );
         let side = arg(&args, 1).map_or_else(|| "both".to_owned(), values::to_string);
         let trimmed = match side.as_str() {
             "left" => text.trim_start_matches(characters.as_slice()),
@@ -285,16 +399,23 @@ fn register_filters(env: &mut Environment<'static>) {
                         Key::Int(integer) => integer.to_string(),
                         Key::Text(text) => text.to_string(),
                     };
-                    format!("{}={}", php::raw_url_encode(&key), php::raw_url_encode(&values::to_string(&item)))
+                    format!(
+                        "{}={}",
+                        php::raw_url_encode(&key),
+                        php::raw_url_encode(&values::to_string(&item))
+                    )
                 })
                 .collect();
             return pairs.join("&");
         }
         php::raw_url_encode(&values::to_string(&value))
     });
-    env.add_filter("twig_format", |value: Value, args: Rest<Value>| -> Result<Value, Error> {
-        string_value(sprintf(&values::to_string(&value), &args.0)?)
-    });
+    env.add_filter(
+        "twig_format",
+        |value: Value, args: Rest<Value>| -> Result<Value, Error> {
+            string_value(sprintf(&values::to_string(&value), &args.0)?)
+        },
+    );
 }
 
 fn escape_filter(value: Value, args: Rest<Value>) -> Value {
@@ -341,12 +462,16 @@ fn to_moment(value: &Value) -> Result<chrono::DateTime<chrono::Utc>, Error> {
             .ok_or_else(|| invalid("timestamp out of range"));
     }
     let text = values::to_string(value);
-    php_date::parse(&text, now).ok_or_else(|| {
-        invalid(format!("failed to parse time string ({text})"))
-    })
+    php_date::parse(&text, now)
+        .ok_or_else(|| invalid(format!("failed to parse time string ({text})")))
 }
 
-fn preg_replace_filter(value: Value, pattern: Value, replacement: Value, args: Rest<Value>) -> Result<Value, Error> {
+fn preg_replace_filter(
+    value: Value,
+    pattern: Value,
+    replacement: Value,
+    args: Rest<Value>,
+) -> Result<Value, Error> {
     let regex = pcre_to_regex(&values::to_string(&pattern))?;
     let limit = arg(&args, 0).map_or(-1, values::to_int);
     let replacement = pcre_replacement(&values::to_string(&replacement));
@@ -362,7 +487,9 @@ fn preg_replace_filter(value: Value, pattern: Value, replacement: Value, args: R
 /// A PHP `/pattern/flags` regex as a Rust regex (no look-around or back-references).
 fn pcre_to_regex(pattern: &str) -> Result<regex::Regex, Error> {
     let mut chars = pattern.chars();
-    let delimiter = chars.next().ok_or_else(|| invalid("preg_replace: empty pattern"))?;
+    let delimiter = chars
+        .next()
+        .ok_or_else(|| invalid("preg_replace: empty pattern"))?;
     let closing = match delimiter {
         '(' => ')',
         '{' => '}',
@@ -381,10 +508,18 @@ fn pcre_to_regex(pattern: &str) -> Result<regex::Regex, Error> {
         match flag {
             'i' | 'm' | 's' | 'x' => inline.push(flag),
             'u' | 'D' => {}
-            other => return Err(invalid(format!("preg_replace: unknown modifier \"{other}\""))),
+            other => {
+                return Err(invalid(format!(
+                    "preg_replace: unknown modifier \"{other}\""
+                )));
+            }
         }
     }
-    let source = if inline.is_empty() { body.to_owned() } else { format!("(?{inline}){body}") };
+    let source = if inline.is_empty() {
+        body.to_owned()
+    } else {
+        format!("(?{inline}){body}")
+    };
     regex::RegexBuilder::new(&source)
         .size_limit(1 << 20)
         .build()
@@ -452,7 +587,11 @@ fn slice_filter(value: Value, start: Value, args: Rest<Value>) -> Result<Value, 
 /// stops that far from the end.
 fn slice_bounds(count: usize, start: i64, length: Option<i64>) -> (usize, usize) {
     let count_i = count as i64;
-    let from = if start < 0 { (count_i + start).max(0) } else { start.min(count_i) };
+    let from = if start < 0 {
+        (count_i + start).max(0)
+    } else {
+        start.min(count_i)
+    };
     let to = match length {
         None => count_i,
         Some(length) if length < 0 => (count_i + length).max(from),
@@ -468,14 +607,18 @@ fn split_filter(value: Value, delimiter: Value, args: Rest<Value>) -> Result<Val
     let parts: Vec<String> = if delimiter.is_empty() {
         let size = limit.filter(|limit| *limit > 0).unwrap_or(1) as usize;
         let chars: Vec<char> = text.chars().collect();
-        chars.chunks(size).map(|chunk| chunk.iter().collect()).collect()
+        chars
+            .chunks(size)
+            .map(|chunk| chunk.iter().collect())
+            .collect()
     } else {
         let all: Vec<&str> = text.split(delimiter.as_str()).collect();
         match limit {
             None => all.into_iter().map(str::to_owned).collect(),
-            Some(limit) if limit > 0 => {
-                text.splitn(limit as usize, delimiter.as_str()).map(str::to_owned).collect()
-            }
+            Some(limit) if limit > 0 => text
+                .splitn(limit as usize, delimiter.as_str())
+                .map(str::to_owned)
+                .collect(),
             Some(0) => vec![text.clone()],
             Some(limit) => {
                 let keep = all.len().saturating_sub(limit.unsigned_abs() as usize);
@@ -486,12 +629,15 @@ fn split_filter(value: Value, delimiter: Value, args: Rest<Value>) -> Result<Val
     if parts.len() > MAX_RANGE_ITEMS * 10 {
         return Err(too_large());
     }
-    Ok(Value::from(parts.into_iter().map(Value::from).collect::<Vec<_>>()))
+    Ok(Value::from(
+        parts.into_iter().map(Value::from).collect::<Vec<_>>(),
+    ))
 }
 
 /// PHP's `strtr` with an array: longest match first, each position replaced once.
 fn strtr(text: &str, pairs: &[(String, String)]) -> String {
-    let mut pairs: Vec<&(String, String)> = pairs.iter().filter(|(from, _)| !from.is_empty()).collect();
+    let mut pairs: Vec<&(String, String)> =
+        pairs.iter().filter(|(from, _)| !from.is_empty()).collect();
     if pairs.is_empty() {
         return text.to_owned();
     }
@@ -518,7 +664,11 @@ fn strtr(text: &str, pairs: &[(String, String)]) -> String {
 pub fn slugify(text: &str) -> String {
     let mut slug = String::with_capacity(text.len());
     for c in text.to_lowercase().chars() {
-        let c = if c.is_ascii_whitespace() || c == '_' { '-' } else { c };
+        let c = if c.is_ascii_whitespace() || c == '_' {
+            '-'
+        } else {
+            c
+        };
         if c.is_ascii_lowercase() || c.is_ascii_digit() || (c == '-' && !slug.ends_with('-')) {
             slug.push(c);
         }
@@ -641,13 +791,18 @@ fn unescape_unicode(text: &str) -> String {
         let (before, after) = rest.split_at(at);
         let preceding_backslashes = before.chars().rev().take_while(|c| *c == '\\').count();
         out.push_str(before);
-        let code = after.get(2..6).and_then(|hex| u16::from_str_radix(hex, 16).ok());
+        let code = after
+            .get(2..6)
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok());
         match code {
             Some(unit) if preceding_backslashes % 2 == 0 && unit >= 0x80 => {
                 let mut units = vec![unit];
                 let mut consumed = 6;
                 if (0xd800..0xdc00).contains(&unit) {
-                    if let Some(low) = after.get(8..12).and_then(|hex| u16::from_str_radix(hex, 16).ok()) {
+                    if let Some(low) = after
+                        .get(8..12)
+                        .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+                    {
                         units.push(low);
                         consumed = 12;
                     }
@@ -708,8 +863,13 @@ fn sprintf(format: &str, args: &[Value]) -> Result<String, Error> {
             }
             precision = Some(digits);
         }
-        let conversion = chars.next().ok_or_else(|| invalid("format: missing conversion"))?;
-        let value = args.get(next_arg).cloned().ok_or_else(|| invalid("format: too few arguments"))?;
+        let conversion = chars
+            .next()
+            .ok_or_else(|| invalid("format: missing conversion"))?;
+        let value = args
+            .get(next_arg)
+            .cloned()
+            .ok_or_else(|| invalid("format: too few arguments"))?;
         next_arg += 1;
         let mut text = match conversion {
             's' => {
@@ -721,18 +881,28 @@ fn sprintf(format: &str, args: &[Value]) -> Result<String, Error> {
             }
             'd' | 'i' => {
                 let number = values::to_int(&value);
-                if plus && number >= 0 { format!("+{number}") } else { number.to_string() }
+                if plus && number >= 0 {
+                    format!("+{number}")
+                } else {
+                    number.to_string()
+                }
             }
             'f' | 'F' => {
                 let number = values::to_f64(&value);
                 let text = format!("{number:.*}", precision.unwrap_or(6));
-                if plus && number >= 0.0 { format!("+{text}") } else { text }
+                if plus && number >= 0.0 {
+                    format!("+{text}")
+                } else {
+                    text
+                }
             }
             'x' => format!("{:x}", values::to_int(&value)),
             'X' => format!("{:X}", values::to_int(&value)),
             'b' => format!("{:b}", values::to_int(&value)),
             'o' => format!("{:o}", values::to_int(&value)),
-            'c' => char::from_u32(values::to_int(&value) as u32).map(String::from).unwrap_or_default(),
+            'c' => char::from_u32(values::to_int(&value) as u32)
+                .map(String::from)
+                .unwrap_or_default(),
             'e' => format!("{:.*e}", precision.unwrap_or(6), values::to_f64(&value)),
             other => return Err(invalid(format!("format: unknown conversion \"{other}\""))),
         };
@@ -757,20 +927,35 @@ fn sprintf(format: &str, args: &[Value]) -> Result<String, Error> {
 
 fn register_tests(env: &mut Environment<'static>) {
     env.add_function("__twig_is_defined", |value: Value| !value.is_undefined());
-    env.add_function("__twig_is_null", |value: Value| value.is_none() || value.is_undefined());
-    env.add_function("__twig_is_none", |value: Value| value.is_none() || value.is_undefined());
-    env.add_function("__twig_is_empty", |value: Value| values::is_empty(&value));
-    env.add_function("__twig_is_iterable", |value: Value| values::is_array(&value));
-    env.add_function("__twig_is_even", |value: Value| values::to_int(&value) % 2 == 0);
-    env.add_function("__twig_is_odd", |value: Value| values::to_int(&value) % 2 != 0);
-    env.add_function("__twig_is_divisible_by", |value: Value, by: Value| -> Result<bool, Error> {
-        let by = values::to_int(&by);
-        if by == 0 {
-            return Err(invalid("division by zero"));
-        }
-        Ok(values::to_int(&value) % by == 0)
+    env.add_function("__twig_is_null", |value: Value| {
+        value.is_none() || value.is_undefined()
     });
-    env.add_function("__twig_is_same_as", |value: Value, other: Value| values::strict_equals(&value, &other));
+    env.add_function("__twig_is_none", |value: Value| {
+        value.is_none() || value.is_undefined()
+    });
+    env.add_function("__twig_is_empty", |value: Value| values::is_empty(&value));
+    env.add_function("__twig_is_iterable", |value: Value| {
+        values::is_array(&value)
+    });
+    env.add_function("__twig_is_even", |value: Value| {
+        values::to_int(&value) % 2 == 0
+    });
+    env.add_function("__twig_is_odd", |value: Value| {
+        values::to_int(&value) % 2 != 0
+    });
+    env.add_function(
+        "__twig_is_divisible_by",
+        |value: Value, by: Value| -> Result<bool, Error> {
+            let by = values::to_int(&by);
+            if by == 0 {
+                return Err(invalid("division by zero"));
+            }
+            Ok(values::to_int(&value) % by == 0)
+        },
+    );
+    env.add_function("__twig_is_same_as", |value: Value, other: Value| {
+        values::strict_equals(&value, &other)
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,12 +969,17 @@ impl Object for Vars {}
 
 fn register_operators(env: &mut Environment<'static>) {
     env.add_function("__twig_bool", |value: Value| values::is_truthy(&value));
-    env.add_function("__twig_eq", |left: Value, right: Value| values::loose_equals(&left, &right));
-    env.add_function("__twig_compare", |left: Value, right: Value| match values::compare(&left, &right) {
-        Ordering::Less => -1,
-        Ordering::Equal => 0,
-        Ordering::Greater => 1,
+    env.add_function("__twig_eq", |left: Value, right: Value| {
+        values::loose_equals(&left, &right)
     });
+    env.add_function(
+        "__twig_compare",
+        |left: Value, right: Value| match values::compare(&left, &right) {
+            Ordering::Less => -1,
+            Ordering::Equal => 0,
+            Ordering::Greater => 1,
+        },
+    );
     env.add_function("__twig_in", |needle: Value, haystack: Value| -> bool {
         if let Some(text) = haystack.as_str() {
             return match needle.kind() {
@@ -800,71 +990,95 @@ fn register_operators(env: &mut Environment<'static>) {
                 _ => false,
             };
         }
-        values::values(&haystack).iter().any(|item| values::compare(&needle, item) == Ordering::Equal)
+        values::values(&haystack)
+            .iter()
+            .any(|item| values::compare(&needle, item) == Ordering::Equal)
     });
-    env.add_function("__twig_matches", |subject: Value, pattern: Value| -> Result<bool, Error> {
-        Ok(pcre_to_regex(&values::to_string(&pattern))?.is_match(&values::to_string(&subject)))
-    });
+    env.add_function(
+        "__twig_matches",
+        |subject: Value, pattern: Value| -> Result<bool, Error> {
+            Ok(pcre_to_regex(&values::to_string(&pattern))?.is_match(&values::to_string(&subject)))
+        },
+    );
     env.add_function("__twig_starts_with", |subject: Value, prefix: Value| {
         values::to_string(&subject).starts_with(&values::to_string(&prefix))
     });
     env.add_function("__twig_ends_with", |subject: Value, suffix: Value| {
         values::to_string(&subject).ends_with(&values::to_string(&suffix))
     });
-    env.add_function("__twig_add", |left: Value, right: Value| -> Result<Value, Error> {
-        if values::is_array(&left) && values::is_array(&right) {
-            // PHP array union: keys of the left win.
-            let mut union = values::entries(&left);
-            for (key, item) in values::entries(&right) {
-                if !union.iter().any(|(existing, _)| *existing == key) {
-                    union.push((key, item));
+    env.add_function(
+        "__twig_add",
+        |left: Value, right: Value| -> Result<Value, Error> {
+            if values::is_array(&left) && values::is_array(&right) {
+                // PHP array union: keys of the left win.
+                let mut union = values::entries(&left);
+                for (key, item) in values::entries(&right) {
+                    if !union.iter().any(|(existing, _)| *existing == key) {
+                        union.push((key, item));
+                    }
                 }
+                return Ok(values::from_entries(union));
             }
-            return Ok(values::from_entries(union));
-        }
-        arithmetic(&left, &right, i64::checked_add, |a, b| a + b)
-    });
+            arithmetic(&left, &right, i64::checked_add, |a, b| a + b)
+        },
+    );
     env.add_function("__twig_sub", |left: Value, right: Value| {
         arithmetic(&left, &right, i64::checked_sub, |a, b| a - b)
     });
     env.add_function("__twig_mul", |left: Value, right: Value| {
         arithmetic(&left, &right, i64::checked_mul, |a, b| a * b)
     });
-    env.add_function("__twig_div", |left: Value, right: Value| -> Result<Value, Error> {
-        let (a, b) = (numeric_operand(&left)?, numeric_operand(&right)?);
-        if b.as_f64() == 0.0 {
-            return Err(invalid("division by zero"));
-        }
-        Ok(match (a, b) {
-            (Number::Int(a), Number::Int(b)) if a.checked_rem(b) == Some(0) => Value::from(a / b),
-            (a, b) => Value::from(a.as_f64() / b.as_f64()),
-        })
-    });
-    env.add_function("__twig_floordiv", |left: Value, right: Value| -> Result<Value, Error> {
-        let (a, b) = (numeric_operand(&left)?, numeric_operand(&right)?);
-        if b.as_f64() == 0.0 {
-            return Err(invalid("division by zero"));
-        }
-        Ok(Value::from(php::float_to_int((a.as_f64() / b.as_f64()).floor())))
-    });
-    env.add_function("__twig_mod", |left: Value, right: Value| -> Result<Value, Error> {
-        let (a, b) = (values::to_int(&left), values::to_int(&right));
-        if b == 0 {
-            return Err(invalid("modulo by zero"));
-        }
-        Ok(Value::from(a.wrapping_rem(b)))
-    });
-    env.add_function("__twig_pow", |left: Value, right: Value| -> Result<Value, Error> {
-        let (a, b) = (numeric_operand(&left)?, numeric_operand(&right)?);
-        if let (Number::Int(base), Number::Int(exponent)) = (a, b) {
-            if let Ok(exponent) = u32::try_from(exponent) {
-                if let Some(power) = base.checked_pow(exponent) {
-                    return Ok(Value::from(power));
+    env.add_function(
+        "__twig_div",
+        |left: Value, right: Value| -> Result<Value, Error> {
+            let (a, b) = (numeric_operand(&left)?, numeric_operand(&right)?);
+            if b.as_f64() == 0.0 {
+                return Err(invalid("division by zero"));
+            }
+            Ok(match (a, b) {
+                (Number::Int(a), Number::Int(b)) if a.checked_rem(b) == Some(0) => {
+                    Value::from(a / b)
+                }
+                (a, b) => Value::from(a.as_f64() / b.as_f64()),
+            })
+        },
+    );
+    env.add_function(
+        "__twig_floordiv",
+        |left: Value, right: Value| -> Result<Value, Error> {
+            let (a, b) = (numeric_operand(&left)?, numeric_operand(&right)?);
+            if b.as_f64() == 0.0 {
+                return Err(invalid("division by zero"));
+            }
+            Ok(Value::from(php::float_to_int(
+                (a.as_f64() / b.as_f64()).floor(),
+            )))
+        },
+    );
+    env.add_function(
+        "__twig_mod",
+        |left: Value, right: Value| -> Result<Value, Error> {
+            let (a, b) = (values::to_int(&left), values::to_int(&right));
+            if b == 0 {
+                return Err(invalid("modulo by zero"));
+            }
+            Ok(Value::from(a.wrapping_rem(b)))
+        },
+    );
+    env.add_function(
+        "__twig_pow",
+        |left: Value, right: Value| -> Result<Value, Error> {
+            let (a, b) = (numeric_operand(&left)?, numeric_operand(&right)?);
+            if let (Number::Int(base), Number::Int(exponent)) = (a, b) {
+                if let Ok(exponent) = u32::try_from(exponent) {
+                    if let Some(power) = base.checked_pow(exponent) {
+                        return Ok(Value::from(power));
+                    }
                 }
             }
-        }
-        Ok(Value::from(a.as_f64().powf(b.as_f64())))
-    });
+            Ok(Value::from(a.as_f64().powf(b.as_f64())))
+        },
+    );
     env.add_function("__twig_neg", |value: Value| -> Result<Value, Error> {
         Ok(match numeric_operand(&value)? {
             Number::Int(integer) => match integer.checked_neg() {
@@ -877,27 +1091,44 @@ fn register_operators(env: &mut Environment<'static>) {
     env.add_function("__twig_pos", |value: Value| -> Result<Value, Error> {
         Ok(numeric_operand(&value)?.into_value())
     });
-    env.add_function("__twig_bitand", |a: Value, b: Value| values::to_int(&a) & values::to_int(&b));
-    env.add_function("__twig_bitor", |a: Value, b: Value| values::to_int(&a) | values::to_int(&b));
-    env.add_function("__twig_bitxor", |a: Value, b: Value| values::to_int(&a) ^ values::to_int(&b));
-    env.add_function("__twig_concat", |parts: Rest<Value>| -> Result<Value, Error> {
-        let mut out = String::new();
-        for part in &parts.0 {
-            match part.as_str() {
-                Some(text) => out.push_str(text),
-                None => out.push_str(&values::to_string(part)),
-            }
-            if out.len() > MAX_VALUE_BYTES {
-                return Err(too_large());
-            }
-        }
-        Ok(Value::from(out))
+    env.add_function("__twig_bitand", |a: Value, b: Value| {
+        values::to_int(&a) & values::to_int(&b)
     });
+    env.add_function("__twig_bitor", |a: Value, b: Value| {
+        values::to_int(&a) | values::to_int(&b)
+    });
+    env.add_function("__twig_bitxor", |a: Value, b: Value| {
+        values::to_int(&a) ^ values::to_int(&b)
+    });
+    env.add_function(
+        "__twig_concat",
+        |parts: Rest<Value>| -> Result<Value, Error> {
+            let mut out = String::new();
+            for part in &parts.0 {
+                match part.as_str() {
+                    Some(text) => out.push_str(text),
+                    None => out.push_str(&values::to_string(part)),
+                }
+                if out.len() > MAX_VALUE_BYTES {
+                    return Err(too_large());
+                }
+            }
+            Ok(Value::from(out))
+        },
+    );
     env.add_function("__twig_coalesce", |value: Value, fallback: Value| {
-        if value.is_none() || value.is_undefined() { fallback } else { value }
+        if value.is_none() || value.is_undefined() {
+            fallback
+        } else {
+            value
+        }
     });
     env.add_function("__twig_elvis", |value: Value, fallback: Value| {
-        if values::is_truthy(&value) { value } else { fallback }
+        if values::is_truthy(&value) {
+            value
+        } else {
+            fallback
+        }
     });
     env.add_function("__twig_values", |value: Value| match value.kind() {
         ValueKind::Seq => value,
@@ -912,17 +1143,33 @@ fn register_operators(env: &mut Environment<'static>) {
         )
     });
     env.add_function("__twig_vars", || Value::from_object(Vars::default()));
-    env.add_function("__twig_assign", |vars: Value, name: Arc<str>, value: Value| -> Result<Value, Error> {
-        let vars = vars.downcast_object_ref::<Vars>().ok_or_else(|| invalid("no variable scope"))?;
-        let mut map = vars.0.lock().map_err(|_| invalid("variable scope poisoned"))?;
-        map.insert(name, value);
-        Ok(Value::from(""))
-    });
-    env.add_function("__twig_pick", |vars: Value, name: Arc<str>, context: Value| -> Result<Value, Error> {
-        let vars = vars.downcast_object_ref::<Vars>().ok_or_else(|| invalid("no variable scope"))?;
-        let map = vars.0.lock().map_err(|_| invalid("variable scope poisoned"))?;
-        Ok(map.get(&name).cloned().unwrap_or(context))
-    });
+    env.add_function(
+        "__twig_assign",
+        |vars: Value, name: Arc<str>, value: Value| -> Result<Value, Error> {
+            let vars = vars
+                .downcast_object_ref::<Vars>()
+                .ok_or_else(|| invalid("no variable scope"))?;
+            let mut map = vars
+                .0
+                .lock()
+                .map_err(|_| invalid("variable scope poisoned"))?;
+            map.insert(name, value);
+            Ok(Value::from(""))
+        },
+    );
+    env.add_function(
+        "__twig_pick",
+        |vars: Value, name: Arc<str>, context: Value| -> Result<Value, Error> {
+            let vars = vars
+                .downcast_object_ref::<Vars>()
+                .ok_or_else(|| invalid("no variable scope"))?;
+            let map = vars
+                .0
+                .lock()
+                .map_err(|_| invalid("variable scope poisoned"))?;
+            Ok(map.get(&name).cloned().unwrap_or(context))
+        },
+    );
     env.add_function("__twig_lookup", |state: &State, name: Arc<str>| {
         state.lookup(&name).unwrap_or(Value::UNDEFINED)
     });
@@ -963,16 +1210,28 @@ fn arithmetic(
 // Functions
 
 fn register_functions(env: &mut Environment<'static>) {
-    env.add_function("__twig_fn_executeMapping", crate::mapping::execute_from_template);
-    env.add_function("__twig_fn_generateUuid", || uuid::Uuid::new_v4().to_string());
-    env.add_function("__twig_fn_date", |args: Rest<Value>| -> Result<Value, Error> {
-        let moment = to_moment(args.0.first().unwrap_or(&Value::from(())))?;
-        // Twig returns a DateTime object; its ISO form sorts and reformats the same way.
-        Ok(Value::from(php_date::format(&moment, "c")))
+    env.add_function(
+        "__twig_fn_executeMapping",
+        crate::mapping::execute_from_template,
+    );
+    env.add_function("__twig_fn_generateUuid", || {
+        uuid::Uuid::new_v4().to_string()
     });
+    env.add_function(
+        "__twig_fn_date",
+        |args: Rest<Value>| -> Result<Value, Error> {
+            let moment = to_moment(args.0.first().unwrap_or(&Value::from(())))?;
+            // Twig returns a DateTime object; its ISO form sorts and reformats the same way.
+            Ok(Value::from(php_date::format(&moment, "c")))
+        },
+    );
     env.add_function("__twig_fn_range", range_function);
-    env.add_function("__twig_fn_min", |args: Rest<Value>| extreme(&args.0, Ordering::Less));
-    env.add_function("__twig_fn_max", |args: Rest<Value>| extreme(&args.0, Ordering::Greater));
+    env.add_function("__twig_fn_min", |args: Rest<Value>| {
+        extreme(&args.0, Ordering::Less)
+    });
+    env.add_function("__twig_fn_max", |args: Rest<Value>| {
+        extreme(&args.0, Ordering::Greater)
+    });
     env.add_function("__twig_fn_cycle", |items: Value, position: Value| {
         let items = values::values(&items);
         if items.is_empty() {
@@ -990,7 +1249,9 @@ fn item(subject: Value, key: Value) -> Value {
     if !values::is_array(&subject) {
         return Value::from(());
     }
-    subject.get_item(&Key::from_value(&key).into_value()).unwrap_or_default()
+    subject
+        .get_item(&Key::from_value(&key).into_value())
+        .unwrap_or_default()
 }
 
 fn extreme(args: &[Value], wanted: Ordering) -> Value {
@@ -1031,7 +1292,11 @@ fn range_function(low: Value, high: Value, args: Rest<Value>) -> Result<Value, E
             (to..=from).rev().step_by(step as usize).collect()
         };
         return Ok(Value::from(
-            codes.into_iter().filter_map(char::from_u32).map(|c| Value::from(c.to_string())).collect::<Vec<_>>(),
+            codes
+                .into_iter()
+                .filter_map(char::from_u32)
+                .map(|c| Value::from(c.to_string()))
+                .collect::<Vec<_>>(),
         ));
     }
     let (from, to) = (values::to_number(&low), values::to_number(&high));
@@ -1043,8 +1308,16 @@ fn range_function(low: Value, high: Value, args: Rest<Value>) -> Result<Value, E
     let integral = matches!((from, to), (Number::Int(_), Number::Int(_))) && step.fract() == 0.0;
     let items = (0..count as usize).map(|index| {
         let offset = index as f64 * step;
-        let value = if descending { from.as_f64() - offset } else { from.as_f64() + offset };
-        if integral { Value::from(value as i64) } else { Value::from(value) }
+        let value = if descending {
+            from.as_f64() - offset
+        } else {
+            from.as_f64() + offset
+        };
+        if integral {
+            Value::from(value as i64)
+        } else {
+            Value::from(value)
+        }
     });
     Ok(Value::from(items.collect::<Vec<_>>()))
 }
@@ -1061,7 +1334,10 @@ mod tests {
 
     #[test]
     fn strtr_prefers_longest_keys() {
-        let pairs = vec![("a".to_owned(), "1".to_owned()), ("ab".to_owned(), "2".to_owned())];
+        let pairs = vec![
+            ("a".to_owned(), "1".to_owned()),
+            ("ab".to_owned(), "2".to_owned()),
+        ];
         assert_eq!(strtr("abac", &pairs), "21c");
     }
 
@@ -1076,7 +1352,10 @@ mod tests {
     #[test]
     fn sprintf_formats() {
         let args = [Value::from(5), Value::from("ab"), Value::from(3.14159)];
-        assert_eq!(sprintf("%03d|%-4s|%.2f|%%", &args).ok(), Some("005|ab  |3.14|%".to_owned()));
+        assert_eq!(
+            sprintf("%03d|%-4s|%.2f|%%", &args).ok(),
+            Some("005|ab  |3.14|%".to_owned())
+        );
     }
 
     #[test]
@@ -1088,7 +1367,10 @@ mod tests {
 
     #[test]
     fn strip_tags_removes_markup() {
-        assert_eq!(strip_tags("<p class=\"a>b\">Hi <b>there</b></p>"), "Hi there");
+        assert_eq!(
+            strip_tags("<p class=\"a>b\">Hi <b>there</b></p>"),
+            "Hi there"
+        );
     }
 
     #[test]
@@ -1101,6 +1383,9 @@ mod tests {
 
     #[test]
     fn pretty_print_matches_php() {
-        assert_eq!(pretty_print(r#"{"a":[1,2],"b":{}}"#), "{\n    \"a\": [\n        1,\n        2\n    ],\n    \"b\": {}\n}");
+        assert_eq!(
+            pretty_print(r#"{"a":[1,2],"b":{}}"#),
+            "{\n    \"a\": [\n        1,\n        2\n    ],\n    \"b\": {}\n}"
+        );
     }
 }

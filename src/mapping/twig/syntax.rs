@@ -19,7 +19,10 @@ pub struct SyntaxError {
 }
 
 fn error<T>(line: usize, message: impl Into<String>) -> Result<T, SyntaxError> {
-    Err(SyntaxError { line, message: message.into() })
+    Err(SyntaxError {
+        line,
+        message: message.into(),
+    })
 }
 
 /// Translates a Twig template to MiniJinja source.
@@ -32,7 +35,12 @@ pub fn translate(source: &str) -> Result<String, SyntaxError> {
     }
     let mut assigned = BTreeSet::new();
     collect_assigned(&nodes, &mut assigned);
-    let mut emitter = Emitter { out: String::new(), assigned, loop_names: Vec::new(), captures: 0 };
+    let mut emitter = Emitter {
+        out: String::new(),
+        assigned,
+        loop_names: Vec::new(),
+        captures: 0,
+    };
     if !emitter.assigned.is_empty() {
         emitter.out.push_str("{% set __v = __twig_vars() %}");
     }
@@ -72,9 +80,37 @@ struct Spanned {
 
 /// Twig's operators, longest first so that `not in` wins over `not`.
 const OPERATORS: &[&str] = &[
-    "starts with", "ends with", "matches", "is not", "not in", "b-and", "b-xor", "b-or", "and",
-    "not", "<=>", "**", "//", "==", "!=", "<=", ">=", "..", "??", "or", "in", "is", "<", ">",
-    "+", "-", "*", "/", "%", "~", "=",
+    "starts with",
+    "ends with",
+    "matches",
+    "is not",
+    "not in",
+    "b-and",
+    "b-xor",
+    "b-or",
+    "and",
+    "not",
+    "<=>",
+    "**",
+    "//",
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "..",
+    "??",
+    "or",
+    "in",
+    "is",
+    "<",
+    ">",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "~",
+    "=",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -118,7 +154,11 @@ impl<'a> Cursor<'a> {
 }
 
 fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
-    let mut cursor = Cursor { source, position: 0, line: 1 };
+    let mut cursor = Cursor {
+        source,
+        position: 0,
+        line: 1,
+    };
     let mut parts = Vec::new();
     let mut trim_next: Option<char> = None;
     loop {
@@ -131,7 +171,9 @@ fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
             Some(_) => text = text.trim_start_matches([' ', '\t', '\0', '\x0b']),
             None => {}
         }
-        let modifier = start.and_then(|at| rest[at + 2..].chars().next()).filter(|c| *c == '-' || *c == '~');
+        let modifier = start
+            .and_then(|at| rest[at + 2..].chars().next())
+            .filter(|c| *c == '-' || *c == '~');
         match modifier {
             Some('-') => text = text.trim_end(),
             Some(_) => text = text.trim_end_matches([' ', '\t', '\0', '\x0b']),
@@ -139,7 +181,10 @@ fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
         }
         let text_line = cursor.line;
         if !text.is_empty() {
-            parts.push(Part { kind: PartKind::Text(text.to_owned()), line: text_line });
+            parts.push(Part {
+                kind: PartKind::Text(text.to_owned()),
+                line: text_line,
+            });
         }
         let Some(start) = start else {
             break;
@@ -154,7 +199,10 @@ fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
                 let Some(end) = rest.find("#}") else {
                     return error(tag_line, "unclosed comment");
                 };
-                let closing_modifier = rest[..end].chars().last().filter(|c| *c == '-' || *c == '~');
+                let closing_modifier = rest[..end]
+                    .chars()
+                    .last()
+                    .filter(|c| *c == '-' || *c == '~');
                 cursor.advance(end + 2);
                 trim_next = closing_modifier;
                 if closing_modifier.is_none() && cursor.rest().starts_with('\n') {
@@ -164,7 +212,10 @@ fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
             "{{" => {
                 let (tokens, closing_modifier) = lex_expression(&mut cursor, "}}")?;
                 trim_next = closing_modifier;
-                parts.push(Part { kind: PartKind::Print(tokens), line: tag_line });
+                parts.push(Part {
+                    kind: PartKind::Print(tokens),
+                    line: tag_line,
+                });
             }
             _ => {
                 cursor.skip_whitespace();
@@ -180,7 +231,10 @@ fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
                 if name == "verbatim" {
                     let (_, closing_modifier) = lex_expression(&mut cursor, "%}")?;
                     let text = lex_verbatim(&mut cursor, &name, closing_modifier, &mut trim_next)?;
-                    parts.push(Part { kind: PartKind::Text(text), line: tag_line });
+                    parts.push(Part {
+                        kind: PartKind::Text(text),
+                        line: tag_line,
+                    });
                     continue;
                 }
                 let (tokens, closing_modifier) = lex_expression(&mut cursor, "%}")?;
@@ -188,7 +242,10 @@ fn lex_template(source: &str) -> Result<Vec<Part>, SyntaxError> {
                 if closing_modifier.is_none() && cursor.rest().starts_with('\n') {
                     cursor.advance(1);
                 }
-                parts.push(Part { kind: PartKind::Tag(name, tokens), line: tag_line });
+                parts.push(Part {
+                    kind: PartKind::Tag(name, tokens),
+                    line: tag_line,
+                });
             }
         }
     }
@@ -260,7 +317,10 @@ fn lex_expression(
         let rest = cursor.rest();
         let line = cursor.line;
         if rest.is_empty() {
-            return error(line, format!("unexpected end of template, expected \"{closing}\""));
+            return error(
+                line,
+                format!("unexpected end of template, expected \"{closing}\""),
+            );
         }
         if brackets.is_empty() {
             for modifier in ['-', '~'] {
@@ -274,7 +334,13 @@ fn lex_expression(
                 return Ok((tokens, None));
             }
         }
-        let after_dot = matches!(tokens.last(), Some(Spanned { token: Token::Punct('.'), .. }));
+        let after_dot = matches!(
+            tokens.last(),
+            Some(Spanned {
+                token: Token::Punct('.'),
+                ..
+            })
+        );
         let (token, length) = lex_token(rest, line, after_dot)?;
         if let Token::Punct(punct) = token {
             match punct {
@@ -310,7 +376,8 @@ fn lex_token(rest: &str, line: usize, after_dot: bool) -> Result<(Token, usize),
             }
         }
     }
-    if first.is_ascii_alphabetic() || first == b'_' || first >= 0x80 {
+    let first_char = rest.chars().next().unwrap_or(' ');
+    if first_char.is_alphabetic() || first_char == '_' {
         let end = rest
             .char_indices()
             .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
@@ -359,10 +426,14 @@ fn lex_number(rest: &str, line: usize, after_dot: bool) -> Result<(Token, usize)
     let mut end = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     let mut is_float = false;
     // After a dot (`a.0.1`) a number is a list position, never a fraction.
-    if !after_dot && end + 1 < bytes.len() && bytes[end] == b'.' && bytes[end + 1].is_ascii_digit() {
+    if !after_dot && end + 1 < bytes.len() && bytes[end] == b'.' && bytes[end + 1].is_ascii_digit()
+    {
         is_float = true;
         end += 1;
-        end += bytes[end..].iter().take_while(|b| b.is_ascii_digit()).count();
+        end += bytes[end..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
     }
     if !after_dot
         && end + 2 < bytes.len()
@@ -372,7 +443,10 @@ fn lex_number(rest: &str, line: usize, after_dot: bool) -> Result<(Token, usize)
     {
         is_float = true;
         end += 2;
-        end += bytes[end..].iter().take_while(|b| b.is_ascii_digit()).count();
+        end += bytes[end..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
     }
     let text = &rest[..end];
     if !is_float {
@@ -411,7 +485,11 @@ fn lex_string(rest: &str, line: usize) -> Result<(Token, usize), SyntaxError> {
                 pieces.push(StrPiece::Text(strip_c_slashes(&raw)));
                 raw.clear();
             }
-            let mut cursor = Cursor { source: rest, position: index + 2, line };
+            let mut cursor = Cursor {
+                source: rest,
+                position: index + 2,
+                line,
+            };
             let (tokens, _) = lex_expression(&mut cursor, "}")?;
             pieces.push(StrPiece::Expr(tokens));
             index = cursor.position;
@@ -504,7 +582,12 @@ enum Expr {
     Filter(Box<Expr>, String, Vec<Expr>),
     Unary(&'static str, Box<Expr>),
     Binary(&'static str, Box<Expr>, Box<Expr>),
-    Test { subject: Box<Expr>, name: String, args: Vec<Expr>, negated: bool },
+    Test {
+        subject: Box<Expr>,
+        name: String,
+        args: Vec<Expr>,
+        negated: bool,
+    },
     Conditional(Box<Expr>, Option<Box<Expr>>, Option<Box<Expr>>),
 }
 
@@ -546,7 +629,11 @@ struct ExprParser<'a> {
 
 impl<'a> ExprParser<'a> {
     fn new(tokens: &'a [Spanned], line: usize) -> Self {
-        Self { tokens, position: 0, line }
+        Self {
+            tokens,
+            position: 0,
+            line,
+        }
     }
 
     fn peek(&self) -> Option<&'a Token> {
@@ -554,11 +641,15 @@ impl<'a> ExprParser<'a> {
     }
 
     fn peek_at(&self, offset: usize) -> Option<&'a Token> {
-        self.tokens.get(self.position + offset).map(|spanned| &spanned.token)
+        self.tokens
+            .get(self.position + offset)
+            .map(|spanned| &spanned.token)
     }
 
     fn current_line(&self) -> usize {
-        self.tokens.get(self.position).map_or(self.line, |spanned| spanned.line)
+        self.tokens
+            .get(self.position)
+            .map_or(self.line, |spanned| spanned.line)
     }
 
     fn next(&mut self) -> Option<&'a Token> {
@@ -598,7 +689,10 @@ impl<'a> ExprParser<'a> {
             Some(Token::Op(op)) => format!("operator \"{op}\""),
             Some(Token::Punct(punct)) => format!("\"{punct}\""),
         };
-        error(self.current_line(), format!("unexpected {found}, expected {expected}"))
+        error(
+            self.current_line(),
+            format!("unexpected {found}, expected {expected}"),
+        )
     }
 
     fn expect_name(&mut self) -> Result<String, SyntaxError> {
@@ -612,7 +706,11 @@ impl<'a> ExprParser<'a> {
     }
 
     fn expect_end(&self) -> Result<(), SyntaxError> {
-        if self.at_end() { Ok(()) } else { self.unexpected("the end of the tag") }
+        if self.at_end() {
+            Ok(())
+        } else {
+            self.unexpected("the end of the tag")
+        }
     }
 
     fn parse_expression(&mut self, precedence: u32) -> Result<Expr, SyntaxError> {
@@ -628,7 +726,11 @@ impl<'a> ExprParser<'a> {
             expr = match *operator {
                 "is" | "is not" => self.parse_test(expr, *operator == "is not")?,
                 _ => {
-                    let next = if right { operator_precedence } else { operator_precedence + 1 };
+                    let next = if right {
+                        operator_precedence
+                    } else {
+                        operator_precedence + 1
+                    };
                     let right_expr = self.parse_expression(next)?;
                     Expr::Binary(operator, Box::new(expr), Box::new(right_expr))
                 }
@@ -674,8 +776,17 @@ impl<'a> ExprParser<'a> {
         if !library::TESTS.contains(&name.as_str()) {
             return error(line, format!("unknown \"{name}\" test"));
         }
-        let args = if self.is_punct('(') { self.parse_arguments()? } else { Vec::new() };
-        Ok(Expr::Test { subject: Box::new(subject), name, args, negated })
+        let args = if self.is_punct('(') {
+            self.parse_arguments()?
+        } else {
+            Vec::new()
+        };
+        Ok(Expr::Test {
+            subject: Box::new(subject),
+            name,
+            args,
+            negated,
+        })
     }
 
     fn parse_primary(&mut self) -> Result<Expr, SyntaxError> {
@@ -773,7 +884,9 @@ impl<'a> ExprParser<'a> {
                 let line = self.current_line();
                 expr = match self.next() {
                     Some(Token::Name(name)) => Expr::Attr(Box::new(expr), name.clone()),
-                    Some(Token::Int(number)) => Expr::Index(Box::new(expr), Box::new(Expr::Int(*number))),
+                    Some(Token::Int(number)) => {
+                        Expr::Index(Box::new(expr), Box::new(Expr::Int(*number)))
+                    }
                     Some(Token::Op(op)) if op.bytes().all(|b| b.is_ascii_alphabetic()) => {
                         Expr::Attr(Box::new(expr), (*op).to_owned())
                     }
@@ -794,7 +907,11 @@ impl<'a> ExprParser<'a> {
                 if !library::FILTERS.contains(&name.as_str()) {
                     return error(line, format!("unknown \"{name}\" filter"));
                 }
-                let args = if self.is_punct('(') { self.parse_arguments()? } else { Vec::new() };
+                let args = if self.is_punct('(') {
+                    self.parse_arguments()?
+                } else {
+                    Vec::new()
+                };
                 expr = Expr::Filter(Box::new(expr), name, args);
             } else {
                 return Ok(expr);
@@ -803,11 +920,18 @@ impl<'a> ExprParser<'a> {
     }
 
     fn parse_subscript(&mut self, subject: Expr) -> Result<Expr, SyntaxError> {
-        let start = if self.is_punct(':') { None } else { Some(Box::new(self.parse_expression(0)?)) };
+        let start = if self.is_punct(':') {
+            None
+        } else {
+            Some(Box::new(self.parse_expression(0)?))
+        };
         if self.is_punct(':') {
             self.position += 1;
-            let length =
-                if self.is_punct(']') { None } else { Some(Box::new(self.parse_expression(0)?)) };
+            let length = if self.is_punct(']') {
+                None
+            } else {
+                Some(Box::new(self.parse_expression(0)?))
+            };
             self.expect_punct(']')?;
             return Ok(Expr::Slice(Box::new(subject), start, length));
         }
@@ -829,7 +953,8 @@ impl<'a> ExprParser<'a> {
                 }
             }
             if matches!(self.peek(), Some(Token::Name(_)))
-                && (self.peek_at(1) == Some(&Token::Op("=")) || self.peek_at(1) == Some(&Token::Punct(':')))
+                && (self.peek_at(1) == Some(&Token::Op("="))
+                    || self.peek_at(1) == Some(&Token::Punct(':')))
             {
                 return error(self.current_line(), "named arguments are not supported");
             }
@@ -877,7 +1002,13 @@ enum Node {
     Text(String),
     Print(Expr),
     If(Vec<(Expr, Vec<Node>)>, Option<Vec<Node>>),
-    For { key: Option<String>, value: String, sequence: Expr, body: Vec<Node>, otherwise: Option<Vec<Node>> },
+    For {
+        key: Option<String>,
+        value: String,
+        sequence: Expr,
+        body: Vec<Node>,
+        otherwise: Option<Vec<Node>>,
+    },
     Set(Vec<(String, Expr)>),
     /// `{% do expr %}`: evaluated for its effect only.
     Do(Expr),
@@ -924,7 +1055,13 @@ impl TemplateParser {
             Ok(nodes)
         } else {
             let line = self.parts.last().map_or(1, |part| part.line);
-            error(line, format!("unexpected end of template, expected \"{}\"", ends.join("\" or \"")))
+            error(
+                line,
+                format!(
+                    "unexpected end of template, expected \"{}\"",
+                    ends.join("\" or \"")
+                ),
+            )
         }
     }
 
@@ -940,7 +1077,12 @@ impl TemplateParser {
         }
     }
 
-    fn parse_tag(&mut self, name: &str, tokens: &[Spanned], line: usize) -> Result<Node, SyntaxError> {
+    fn parse_tag(
+        &mut self,
+        name: &str,
+        tokens: &[Spanned],
+        line: usize,
+    ) -> Result<Node, SyntaxError> {
         match name {
             "if" => {
                 let mut branches = vec![(parse_whole_expression(tokens, line)?, Vec::new())];
@@ -952,7 +1094,8 @@ impl TemplateParser {
                     }
                     let (end, end_tokens, end_line) = self.take_tag();
                     match end.as_str() {
-                        "elseif" => branches.push((parse_whole_expression(&end_tokens, end_line)?, Vec::new())),
+                        "elseif" => branches
+                            .push((parse_whole_expression(&end_tokens, end_line)?, Vec::new())),
                         "else" => {
                             ExprParser::new(&end_tokens, end_line).expect_end()?;
                             otherwise = Some(self.parse_nodes(&["endif"])?);
@@ -993,7 +1136,13 @@ impl TemplateParser {
                 } else {
                     None
                 };
-                Ok(Node::For { key, value, sequence, body, otherwise })
+                Ok(Node::For {
+                    key,
+                    value,
+                    sequence,
+                    body,
+                    otherwise,
+                })
             }
             "set" => {
                 let mut parser = ExprParser::new(tokens, line);
@@ -1034,7 +1183,11 @@ impl TemplateParser {
                     if !library::FILTERS.contains(&filter.as_str()) {
                         return error(filter_line, format!("unknown \"{filter}\" filter"));
                     }
-                    let args = if parser.is_punct('(') { parser.parse_arguments()? } else { Vec::new() };
+                    let args = if parser.is_punct('(') {
+                        parser.parse_arguments()?
+                    } else {
+                        Vec::new()
+                    };
                     filters.push((filter, args));
                     if !parser.is_punct('|') {
                         break;
@@ -1054,7 +1207,11 @@ impl TemplateParser {
             }
             "with" => {
                 let mut parser = ExprParser::new(tokens, line);
-                let scope = if parser.at_end() { None } else { Some(parser.parse_expression(0)?) };
+                let scope = if parser.at_end() {
+                    None
+                } else {
+                    Some(parser.parse_expression(0)?)
+                };
                 if matches!(parser.peek(), Some(Token::Name(word)) if word == "only") {
                     parser.position += 1;
                 }
@@ -1063,9 +1220,7 @@ impl TemplateParser {
                 self.take_tag();
                 Ok(Node::With(scope, body))
             }
-            "do" => {
-                Ok(Node::Do(parse_whole_expression(tokens, line)?))
-            }
+            "do" => Ok(Node::Do(parse_whole_expression(tokens, line)?)),
             "elseif" | "else" | "endif" | "endfor" | "endset" | "endapply" | "endwith" => {
                 error(line, format!("unexpected \"{name}\" tag"))
             }
@@ -1090,7 +1245,9 @@ fn collect_assigned(nodes: &[Node], assigned: &mut BTreeSet<String>) {
                     collect_assigned(body, assigned);
                 }
             }
-            Node::For { body, otherwise, .. } => {
+            Node::For {
+                body, otherwise, ..
+            } => {
                 collect_assigned(body, assigned);
                 if let Some(body) = otherwise {
                     collect_assigned(body, assigned);
@@ -1107,8 +1264,26 @@ fn collect_assigned(nodes: &[Node], assigned: &mut BTreeSet<String>) {
 
 /// Names MiniJinja reads as something other than a context variable.
 const MINIJINJA_RESERVED: &[&str] = &[
-    "true", "True", "false", "False", "none", "None", "and", "or", "not", "in", "is", "if",
-    "else", "loop", "self", "super", "caller", "varargs", "kwargs", "namespace",
+    "true",
+    "True",
+    "false",
+    "False",
+    "none",
+    "None",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "if",
+    "else",
+    "loop",
+    "self",
+    "super",
+    "caller",
+    "varargs",
+    "kwargs",
+    "namespace",
 ];
 
 struct Emitter {
@@ -1149,7 +1324,13 @@ impl Emitter {
                 }
                 self.out.push_str("{% endif %}");
             }
-            Node::For { key, value, sequence, body, otherwise } => {
+            Node::For {
+                key,
+                value,
+                sequence,
+                body,
+                otherwise,
+            } => {
                 let sequence_code = self.expr(sequence);
                 match key {
                     Some(key) => {
@@ -1185,7 +1366,11 @@ impl Emitter {
                 // All values are computed before any is assigned (`set a, b = b, a`).
                 let codes: Vec<String> = pairs.iter().map(|(_, value)| self.expr(value)).collect();
                 for ((name, _), code) in pairs.iter().zip(codes) {
-                    let _ = write!(self.out, "{{{{ __twig_assign(__v, {}, {code}) }}}}", quote(name));
+                    let _ = write!(
+                        self.out,
+                        "{{{{ __twig_assign(__v, {}, {code}) }}}}",
+                        quote(name)
+                    );
                 }
             }
             Node::Do(expr) => {
@@ -1241,7 +1426,11 @@ impl Emitter {
 
     fn condition(&self, expr: &Expr) -> String {
         let code = self.expr(expr);
-        if is_boolean(expr) { code } else { format!("__twig_bool({code})") }
+        if is_boolean(expr) {
+            code
+        } else {
+            format!("__twig_bool({code})")
+        }
     }
 
     fn filter_call(&self, subject: String, name: &str, args: &[Expr]) -> String {
@@ -1256,7 +1445,11 @@ impl Emitter {
     }
 
     fn list(&self, items: &[Expr]) -> String {
-        items.iter().map(|item| self.expr(item)).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|item| self.expr(item))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn expr(&self, expr: &Expr) -> String {
@@ -1294,8 +1487,12 @@ impl Emitter {
             Expr::Slice(subject, start, length) => format!(
                 "({}|twig_slice({}, {}))",
                 self.expr(subject),
-                start.as_ref().map_or_else(|| "0".to_owned(), |start| self.expr(start)),
-                length.as_ref().map_or_else(|| "none".to_owned(), |length| self.expr(length))
+                start
+                    .as_ref()
+                    .map_or_else(|| "0".to_owned(), |start| self.expr(start)),
+                length
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |length| self.expr(length))
             ),
             Expr::Call(name, args) => format!("__twig_fn_{name}({})", self.list(args)),
             Expr::Filter(subject, name, args) => self.filter_call(self.expr(subject), name, args),
@@ -1305,24 +1502,43 @@ impl Emitter {
                 _ => format!("__twig_pos({})", self.expr(operand)),
             },
             Expr::Binary(operator, left, right) => self.binary(operator, left, right),
-            Expr::Test { subject, name, args, negated } => {
-                let mut call = format!("__twig_is_{}({}", name.replace(' ', "_"), self.expr(subject));
+            Expr::Test {
+                subject,
+                name,
+                args,
+                negated,
+            } => {
+                let mut call = format!(
+                    "__twig_is_{}({}",
+                    name.replace(' ', "_"),
+                    self.expr(subject)
+                );
                 for arg in args {
                     call.push_str(", ");
                     call.push_str(&self.expr(arg));
                 }
                 call.push(')');
-                if *negated { format!("(not {call})") } else { call }
+                if *negated {
+                    format!("(not {call})")
+                } else {
+                    call
+                }
             }
             Expr::Conditional(condition, then, otherwise) => match (then, otherwise) {
                 (None, Some(otherwise)) => {
-                    format!("__twig_elvis({}, {})", self.expr(condition), self.expr(otherwise))
+                    format!(
+                        "__twig_elvis({}, {})",
+                        self.expr(condition),
+                        self.expr(otherwise)
+                    )
                 }
                 (Some(then), otherwise) => format!(
                     "({} if {} else {})",
                     self.expr(then),
                     self.condition(condition),
-                    otherwise.as_ref().map_or_else(|| "\"\"".to_owned(), |otherwise| self.expr(otherwise))
+                    otherwise
+                        .as_ref()
+                        .map_or_else(|| "\"\"".to_owned(), |otherwise| self.expr(otherwise))
                 ),
                 (None, None) => "none".into(),
             },
@@ -1336,8 +1552,13 @@ impl Emitter {
         if name == "loop" && !self.loop_names.is_empty() {
             return "loop".into();
         }
-        let plain = is_identifier(name) && !MINIJINJA_RESERVED.contains(&name) && !name.starts_with("__");
-        let context = if plain { name.to_owned() } else { format!("__twig_lookup({})", quote(name)) };
+        let plain =
+            is_identifier(name) && !MINIJINJA_RESERVED.contains(&name) && !name.starts_with("__");
+        let context = if plain {
+            name.to_owned()
+        } else {
+            format!("__twig_lookup({})", quote(name))
+        };
         if self.assigned.contains(name) {
             format!("__twig_pick(__v, {}, {context})", quote(name))
         } else {
@@ -1358,7 +1579,11 @@ impl Emitter {
     fn binary(&self, operator: &str, left: &Expr, right: &Expr) -> String {
         let function = match operator {
             "or" | "and" => {
-                return format!("({} {operator} {})", self.condition(left), self.condition(right));
+                return format!(
+                    "({} {operator} {})",
+                    self.condition(left),
+                    self.condition(right)
+                );
             }
             "~" => {
                 let mut parts = Vec::new();
@@ -1368,7 +1593,9 @@ impl Emitter {
                 return format!("__twig_concat({})", codes.join(", "));
             }
             "!=" => return format!("(not __twig_eq({}, {}))", self.expr(left), self.expr(right)),
-            "not in" => return format!("(not __twig_in({}, {}))", self.expr(left), self.expr(right)),
+            "not in" => {
+                return format!("(not __twig_in({}, {}))", self.expr(left), self.expr(right));
+            }
             "<" | ">" | "<=" | ">=" => {
                 return format!(
                     "(__twig_compare({}, {}) {operator} 0)",
@@ -1415,8 +1642,18 @@ fn is_boolean(expr: &Expr) -> bool {
         Expr::Bool(_) | Expr::Test { .. } | Expr::Unary("not", _) => true,
         Expr::Binary(operator, _, _) => matches!(
             *operator,
-            "or" | "and" | "==" | "!=" | "<" | ">" | "<=" | ">=" | "in" | "not in" | "matches"
-                | "starts with" | "ends with"
+            "or" | "and"
+                | "=="
+                | "!="
+                | "<"
+                | ">"
+                | "<="
+                | ">="
+                | "in"
+                | "not in"
+                | "matches"
+                | "starts with"
+                | "ends with"
         ),
         _ => false,
     }
@@ -1441,7 +1678,9 @@ fn filter_name(name: &str) -> String {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -1491,10 +1730,19 @@ mod tests {
 
     #[test]
     fn precedence_follows_twig() {
-        assert_eq!(emitted("{{ a ~ b ?? c }}"), "{{ __twig_concat(a, __twig_coalesce(b, c)) }}");
-        assert_eq!(emitted("{{ 1 + 2 * 3 }}"), "{{ __twig_add(1, __twig_mul(2, 3)) }}");
+        assert_eq!(
+            emitted("{{ a ~ b ?? c }}"),
+            "{{ __twig_concat(a, __twig_coalesce(b, c)) }}"
+        );
+        assert_eq!(
+            emitted("{{ 1 + 2 * 3 }}"),
+            "{{ __twig_add(1, __twig_mul(2, 3)) }}"
+        );
         assert_eq!(emitted("{{ -a|abs }}"), "{{ __twig_neg((a|twig_abs)) }}");
-        assert_eq!(emitted("{{ a ? b : c }}"), "{{ (b if __twig_bool(a) else c) }}");
+        assert_eq!(
+            emitted("{{ a ? b : c }}"),
+            "{{ (b if __twig_bool(a) else c) }}"
+        );
         assert_eq!(emitted("{{ a ?: c }}"), "{{ __twig_elvis(a, c) }}");
         assert_eq!(
             emitted("{{ a is not defined }}"),
@@ -1531,7 +1779,10 @@ mod tests {
     fn whitespace_control_trims_text() {
         assert_eq!(emitted("a  {{- 1 -}}  b"), "a{{ 1 }}b");
         assert_eq!(emitted("a \n {{~ 1 ~}} \n b"), "a \n{{ 1 }}\n b");
-        assert_eq!(emitted("{% if a %}\nx{% endif %}\n"), "{% if __twig_bool(a) %}x{% endif %}");
+        assert_eq!(
+            emitted("{% if a %}\nx{% endif %}\n"),
+            "{% if __twig_bool(a) %}x{% endif %}"
+        );
     }
 
     #[test]
@@ -1541,23 +1792,34 @@ mod tests {
         let err = translate("{% if a %}\n\n{{ x|nosuch }}{% endif %}").err();
         assert_eq!(
             err,
-            Some(SyntaxError { line: 3, message: "unknown \"nosuch\" filter".into() })
+            Some(SyntaxError {
+                line: 3,
+                message: "unknown \"nosuch\" filter".into()
+            })
         );
         assert!(translate("{% if a %}").is_err());
         assert!(translate("{% endif %}").is_err());
         assert!(translate("{% bogus %}").is_err());
         assert!(translate("{{ 'open }}").is_err());
+        assert!(translate("{{ € }}").is_err());
+        assert!(translate("{{ ² }}").is_err());
     }
 
     #[test]
     fn strings_unescape_and_interpolate() {
         assert_eq!(emitted(r#"{{ 'it\'s' }}"#), r#"{{ "it's" }}"#);
-        assert_eq!(emitted(r#"{{ "a#{b}c" }}"#), r#"{{ __twig_concat("a", b, "c") }}"#);
+        assert_eq!(
+            emitted(r#"{{ "a#{b}c" }}"#),
+            r#"{{ __twig_concat("a", b, "c") }}"#
+        );
     }
 
     #[test]
     fn dotted_numbers_are_positions() {
-        assert_eq!(emitted("{{ a.0.1 }}"), "{{ __twig_item(__twig_item(a, 0), 1) }}");
+        assert_eq!(
+            emitted("{{ a.0.1 }}"),
+            "{{ __twig_item(__twig_item(a, 0), 1) }}"
+        );
         assert_eq!(emitted("{{ 1.5 }}"), "{{ 1.5 }}");
     }
 

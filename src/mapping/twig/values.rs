@@ -61,7 +61,11 @@ impl Key {
 }
 
 fn as_int(value: &Value) -> Option<i64> {
-    if value.is_integer() { value.as_i64() } else { None }
+    if value.is_integer() {
+        value.as_i64()
+    } else {
+        None
+    }
 }
 
 fn as_float(value: &Value) -> Option<f64> {
@@ -98,7 +102,9 @@ pub fn is_truthy(value: &Value) -> bool {
             Some(integer) => integer != 0,
             None => as_float(value).is_some_and(|float| float != 0.0),
         },
-        ValueKind::String => value.as_str().is_some_and(|text| !(text.is_empty() || text == "0")),
+        ValueKind::String => value
+            .as_str()
+            .is_some_and(|text| !(text.is_empty() || text == "0")),
         _ => value.len().is_none_or(|length| length > 0),
     }
 }
@@ -115,7 +121,10 @@ pub fn is_empty(value: &Value) -> bool {
 }
 
 pub fn is_array(value: &Value) -> bool {
-    matches!(value.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable)
+    matches!(
+        value.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+    )
 }
 
 /// PHP's numeric reading of a value (strings by their numeric prefix).
@@ -134,7 +143,11 @@ pub fn to_number(value: &Value) -> Number {
                     let trimmed = text.trim();
                     match trimmed.parse::<i64>() {
                         Ok(integer) => Number::Int(integer),
-                        Err(_) if float.fract() == 0.0 && !trimmed.contains(['.', 'e', 'E']) && float.abs() < 9.2e18 => {
+                        Err(_)
+                            if float.fract() == 0.0
+                                && !trimmed.contains(['.', 'e', 'E'])
+                                && float.abs() < 9.2e18 =>
+                        {
                             Number::Int(float as i64)
                         }
                         Err(_) => Number::Float(float),
@@ -216,7 +229,10 @@ pub fn compare(left: &Value, right: &Value) -> Ordering {
 fn compare_numbers(left: Number, right: Number) -> Ordering {
     match (left, right) {
         (Number::Int(a), Number::Int(b)) => a.cmp(&b),
-        (a, b) => a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(Ordering::Greater),
+        (a, b) => a
+            .as_f64()
+            .partial_cmp(&b.as_f64())
+            .unwrap_or(Ordering::Greater),
     }
 }
 
@@ -224,10 +240,14 @@ fn compare_numbers(left: Number, right: Number) -> Ordering {
 pub fn loose_equals(left: &Value, right: &Value) -> bool {
     if is_array(left) != is_array(right) {
         // An array equals only an array (or null/false when empty, via truth).
-        return matches!(left.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined)
-            && is_truthy(left) == is_truthy(right)
-            || matches!(right.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined)
-                && is_truthy(left) == is_truthy(right);
+        return matches!(
+            left.kind(),
+            ValueKind::Bool | ValueKind::None | ValueKind::Undefined
+        ) && is_truthy(left) == is_truthy(right)
+            || matches!(
+                right.kind(),
+                ValueKind::Bool | ValueKind::None | ValueKind::Undefined
+            ) && is_truthy(left) == is_truthy(right);
     }
     compare(left, right) == Ordering::Equal
 }
@@ -262,7 +282,10 @@ pub fn entries(value: &Value) -> Vec<(Key, Value)> {
             Err(_) => Vec::new(),
         },
         ValueKind::Seq | ValueKind::Iterable => match value.try_iter() {
-            Ok(items) => items.enumerate().map(|(index, item)| (Key::Int(index as i64), item)).collect(),
+            Ok(items) => items
+                .enumerate()
+                .map(|(index, item)| (Key::Int(index as i64), item))
+                .collect(),
             Err(_) => Vec::new(),
         },
         _ => Vec::new(),
@@ -272,7 +295,9 @@ pub fn entries(value: &Value) -> Vec<(Key, Value)> {
 /// The values of a PHP array in order.
 pub fn values(value: &Value) -> Vec<Value> {
     match value.kind() {
-        ValueKind::Seq | ValueKind::Iterable => value.try_iter().map(Iterator::collect).unwrap_or_default(),
+        ValueKind::Seq | ValueKind::Iterable => {
+            value.try_iter().map(Iterator::collect).unwrap_or_default()
+        }
         ValueKind::Map => entries(value).into_iter().map(|(_, item)| item).collect(),
         _ => Vec::new(),
     }
@@ -280,11 +305,23 @@ pub fn values(value: &Value) -> Vec<Value> {
 
 /// Builds a PHP array: a list when the keys are 0..n in order, else a map.
 pub fn from_entries(entries: Vec<(Key, Value)>) -> Value {
-    let is_list = entries.iter().enumerate().all(|(index, (key, _))| *key == Key::Int(index as i64));
+    let is_list = entries
+        .iter()
+        .enumerate()
+        .all(|(index, (key, _))| *key == Key::Int(index as i64));
     if is_list {
-        Value::from(entries.into_iter().map(|(_, item)| item).collect::<Vec<_>>())
+        Value::from(
+            entries
+                .into_iter()
+                .map(|(_, item)| item)
+                .collect::<Vec<_>>(),
+        )
     } else {
-        Value::from_pairs(entries.into_iter().map(|(key, item)| (key.into_value(), item)))
+        Value::from_pairs(
+            entries
+                .into_iter()
+                .map(|(key, item)| (key.into_value(), item)),
+        )
     }
 }
 
@@ -303,7 +340,10 @@ pub fn to_json(value: &Value) -> Json {
         }
         ValueKind::Map => {
             let items = entries(value);
-            let is_list = items.iter().enumerate().all(|(index, (key, _))| *key == Key::Int(index as i64));
+            let is_list = items
+                .iter()
+                .enumerate()
+                .all(|(index, (key, _))| *key == Key::Int(index as i64));
             if is_list && !items.is_empty() {
                 Json::Array(items.iter().map(|(_, item)| to_json(item)).collect())
             } else {
@@ -322,6 +362,19 @@ pub fn to_json(value: &Value) -> Json {
             }
         }
         _ => Json::String(value.to_string()),
+    }
+}
+
+/// The template context for an input: its top-level keys as variables, only those in `names`
+/// when given (converting an input costs more than most renders, and templates read little).
+pub fn context_from_json(input: &Json, names: Option<&std::collections::HashSet<String>>) -> Value {
+    match (input, names) {
+        (Json::Object(map), Some(names)) => Value::from_pairs(
+            map.iter()
+                .filter(|(key, _)| names.contains(key.as_str()))
+                .map(|(key, item)| (Value::from(key.as_str()), from_json(item))),
+        ),
+        _ => from_json(input),
     }
 }
 
@@ -367,8 +420,14 @@ mod tests {
 
     #[test]
     fn comparison_follows_php_8() {
-        assert_eq!(compare(&Value::from("10"), &Value::from(9)), Ordering::Greater);
-        assert_eq!(compare(&Value::from("abc"), &Value::from(0)), Ordering::Greater);
+        assert_eq!(
+            compare(&Value::from("10"), &Value::from(9)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(&Value::from("abc"), &Value::from(0)),
+            Ordering::Greater
+        );
         assert!(loose_equals(&Value::from("1"), &Value::from(1)));
         assert!(loose_equals(&Value::from(()), &Value::from(false)));
         assert!(!loose_equals(&Value::from("a"), &Value::from(0)));
@@ -380,7 +439,16 @@ mod tests {
     fn json_round_trips_with_integer_keys() {
         let input = json!({"a": {"0": "x", "1": "y"}, "b": {"2": 1}, "c": 1.5, "d": [true, null]});
         let value = from_json(&input);
-        assert_eq!(value.get_attr("a").and_then(|a| a.get_item(&Value::from(0))).ok(), Some(Value::from("x")));
-        assert_eq!(to_json(&value), json!({"a": ["x", "y"], "b": {"2": 1}, "c": 1.5, "d": [true, null]}));
+        assert_eq!(
+            value
+                .get_attr("a")
+                .and_then(|a| a.get_item(&Value::from(0)))
+                .ok(),
+            Some(Value::from("x"))
+        );
+        assert_eq!(
+            to_json(&value),
+            json!({"a": ["x", "y"], "b": {"2": 1}, "c": 1.5, "d": [true, null]})
+        );
     }
 }
