@@ -136,6 +136,17 @@ fn get_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
         })
 }
 
+/// Whether any key, at any depth, contains `needle`.
+pub fn any_key_contains(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains(needle) || any_key_contains(item, needle)),
+        Value::Array(items) => items.iter().any(|item| any_key_contains(item, needle)),
+        _ => false,
+    }
+}
+
 /// The input with every `.` in a key written as `&#46;`, so that dot paths never split a key.
 pub fn escape_keys(value: &Value) -> Value {
     map_keys(value, &|key| {

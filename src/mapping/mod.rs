@@ -362,6 +362,8 @@ pub struct CompiledMapping {
     casts: Vec<(String, Vec<Cast>)>,
     pass_through: bool,
     templates: TemplateSet,
+    /// The input keys the templates read (`None`: any), so only those are converted.
+    context_names: Option<std::collections::HashSet<String>>,
     registry: Weak<Registry>,
 }
 
@@ -408,6 +410,7 @@ impl CompiledMapping {
         let mut templates = TemplateSet::default();
         let mut rules = Vec::with_capacity(definition.mapping.len());
         let mut errors = BTreeMap::new();
+        let mut context_names = Some(std::collections::HashSet::new());
         for (key, value) in &definition.mapping {
             let rule = match value {
                 Value::Array(_) | Value::Object(_) => Rule::Literal(value.clone()),
@@ -419,7 +422,17 @@ impl CompiledMapping {
                         Render::Text(php::html_entity_decode(&source))
                     } else {
                         match templates.add(key, &source) {
-                            Ok(()) => Render::Template(key.clone()),
+                            Ok(()) => {
+                                context_names =
+                                    match (context_names, templates.referenced_names(key)) {
+                                        (Some(mut all), Some(names)) => {
+                                            all.extend(names);
+                                            Some(all)
+                                        }
+                                        _ => None,
+                                    };
+                                Render::Template(key.clone())
+                            }
                             Err(error) => {
                                 errors.insert(key.clone(), error.to_string());
                                 Render::Text(String::new())
@@ -447,6 +460,7 @@ impl CompiledMapping {
             casts,
             pass_through: definition.pass_through,
             templates,
+            context_names,
             registry,
         })
     }
@@ -514,7 +528,14 @@ impl CompiledMapping {
     }
 
     fn map_object(&self, input: &Value) -> Result<Value, MappingError> {
-        let encoded = dot_path::escape_keys(input);
+        // Keys with a dot are escaped so dot paths never split them; most inputs have none.
+        let escaped;
+        let encoded = if dot_path::any_key_contains(input, ".") {
+            escaped = dot_path::escape_keys(input);
+            &escaped
+        } else {
+            input
+        };
         let mut output = if self.pass_through && encoded.is_object() {
             encoded.clone()
         } else {
@@ -524,8 +545,8 @@ impl CompiledMapping {
         for (key, rule) in &self.rules {
             let value = match rule {
                 Rule::Literal(value) => value.clone(),
-                Rule::Text { source, render } => match dot_path::has(&encoded, source)
-                    .then(|| dot_path::get(&encoded, source))
+                Rule::Text { source, render } => match dot_path::has(encoded, source)
+                    .then(|| dot_path::get(encoded, source))
                     .flatten()
                 {
                     Some(found) => found.clone(),
@@ -538,8 +559,10 @@ impl CompiledMapping {
             dot_path::delete(&mut output, path);
         }
         casts::apply(&mut output, &self.casts);
-        let output = dot_path::unescape_keys(output);
-        let output = match output {
+        if dot_path::any_key_contains(&output, dot_path::ESCAPED_DOT) {
+            output = dot_path::unescape_keys(output);
+        }
+        let mut output = match output {
             Value::Object(mut map) if map.len() == 1 && map.contains_key("#") => {
                 match map.shift_remove("#").unwrap_or(Value::Null) {
                     Value::Null => Value::Object(Map::new()),
@@ -550,7 +573,8 @@ impl CompiledMapping {
             other => other,
         };
         // PHP's list-or-object rule, except that an empty result stays an object.
-        Ok(match php::normalize_lists(output) {
+        php::normalize_lists_in_place(&mut output);
+        Ok(match output {
             Value::Array(items) if items.is_empty() => Value::Object(Map::new()),
             other => other,
         })
@@ -568,7 +592,9 @@ impl CompiledMapping {
             Render::Text(text) => Ok(text.clone()),
             Render::Print(path) => Ok(print_path(input, path)),
             Render::Template(name) => {
-                let context = context.get_or_insert_with(|| values::from_json(input));
+                let context = context.get_or_insert_with(|| {
+                    values::context_from_json(input, self.context_names.as_ref())
+                });
                 self.templates
                     .render(name, context)
                     .map_err(|error| MappingError::Render {
@@ -719,3 +745,6 @@ fn resolve_mapping(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -322,6 +322,26 @@ pub fn normalize_lists(value: Value) -> Value {
     }
 }
 
+/// [`normalize_lists`] in place: only the objects that become lists are rebuilt.
+pub fn normalize_lists_in_place(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for item in map.values_mut() {
+                normalize_lists_in_place(item);
+            }
+            if is_list_keys(map) {
+                let items = std::mem::take(map)
+                    .into_iter()
+                    .map(|(_, item)| item)
+                    .collect();
+                *value = Value::Array(items);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize_lists_in_place),
+        _ => {}
+    }
+}
+
 /// PHP's `json_encode` with default flags: `/` escaped, non-ASCII as `\uXXXX`, lists as
 /// arrays, other maps as objects.
 pub fn json_encode(value: &Value) -> String {

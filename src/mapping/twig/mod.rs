@@ -111,6 +111,16 @@ impl TemplateSet {
             })
     }
 
+    /// The top-level variables a template reads, or `None` when it may read any (a name only
+    /// known at run time).
+    pub fn referenced_names(&self, name: &str) -> Option<std::collections::HashSet<String>> {
+        let template = self.env.get_template(name).ok()?;
+        if template.source().contains("__twig_lookup") {
+            return None;
+        }
+        Some(template.undeclared_variables(false))
+    }
+
     /// Renders a named template with a context of variables.
     pub fn render(&self, name: &str, context: &Value) -> Result<String, RenderError> {
         let template = self

@@ -376,7 +376,8 @@ fn lex_token(rest: &str, line: usize, after_dot: bool) -> Result<(Token, usize),
             }
         }
     }
-    if first.is_ascii_alphabetic() || first == b'_' || first >= 0x80 {
+    let first_char = rest.chars().next().unwrap_or(' ');
+    if first_char.is_alphabetic() || first_char == '_' {
         let end = rest
             .char_indices()
             .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
@@ -1800,6 +1801,8 @@ mod tests {
         assert!(translate("{% endif %}").is_err());
         assert!(translate("{% bogus %}").is_err());
         assert!(translate("{{ 'open }}").is_err());
+        assert!(translate("{{ € }}").is_err());
+        assert!(translate("{{ ² }}").is_err());
     }
 
     #[test]

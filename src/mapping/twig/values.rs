@@ -365,6 +365,19 @@ pub fn to_json(value: &Value) -> Json {
     }
 }
 
+/// The template context for an input: its top-level keys as variables, only those in `names`
+/// when given (converting an input costs more than most renders, and templates read little).
+pub fn context_from_json(input: &Json, names: Option<&std::collections::HashSet<String>>) -> Value {
+    match (input, names) {
+        (Json::Object(map), Some(names)) => Value::from_pairs(
+            map.iter()
+                .filter(|(key, _)| names.contains(key.as_str()))
+                .map(|(key, item)| (Value::from(key.as_str()), from_json(item))),
+        ),
+        _ => from_json(input),
+    }
+}
+
 /// A JSON value as a template value; object keys that PHP would read as integers become
 /// integer keys.
 pub fn from_json(json: &Json) -> Value {
