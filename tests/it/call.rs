@@ -30,6 +30,16 @@ async fn source(app: &TestApp, upstream: &Upstream, configuration: Value) -> i64
     created["id"].as_i64().expect("id")
 }
 
+/// The stored row of a source, as the call service reads it.
+fn stored_source(app: &TestApp, id: i64) -> Value {
+    let key = openconnector::db::store::Key::Id(id);
+    app.state
+        .db
+        .run_blocking(|conn| openconnector::db::store::find(conn, &openconnector::db::SOURCE, &key))
+        .expect("row")
+        .expect("found")
+}
+
 async fn test_call(app: &TestApp, id: i64, body: Value) -> Value {
     let (status, log) = app.post(&format!("/api/sources/test/{id}"), &body).await;
     assert_eq!(status, 200, "{log}");
@@ -188,18 +198,7 @@ async fn oauth_tokens_are_cached_shared_and_refreshed_once_on_401() {
     assert_eq!(upstream.hits("/protected"), 4);
 
     let password = source(&app, &upstream, oauth(&upstream, "password", "basic_auth")).await;
-    let stored = app
-        .state
-        .db
-        .run_blocking(|conn| {
-            openconnector::db::store::find(
-                conn,
-                &openconnector::db::SOURCE,
-                &openconnector::db::store::Key::Id(password),
-            )
-        })
-        .expect("row")
-        .expect("found");
+    let stored = stored_source(&app, password);
     let spec = SourceSpec::from_row(&stored);
     let calls = (0..10).map(|_| {
         app.state
@@ -318,18 +317,7 @@ async fn xml_and_soap_answers_become_json_and_faults_are_errors() {
     let app = TestApp::spawn(&backends()[0]).await;
     let upstream = Upstream::start().await;
     let plain = source(&app, &upstream, json!({})).await;
-    let row = app
-        .state
-        .db
-        .run_blocking(|conn| {
-            openconnector::db::store::find(
-                conn,
-                &openconnector::db::SOURCE,
-                &openconnector::db::store::Key::Id(plain),
-            )
-        })
-        .expect("row")
-        .expect("found");
+    let row = stored_source(&app, plain);
     let response = app
         .state
         .calls
@@ -499,18 +487,7 @@ async fn large_binary_and_malformed_bodies_are_handled() {
     let app = TestApp::spawn(&backends()[0]).await;
     let upstream = Upstream::start().await;
     let id = source(&app, &upstream, json!({})).await;
-    let row = app
-        .state
-        .db
-        .run_blocking(|conn| {
-            openconnector::db::store::find(
-                conn,
-                &openconnector::db::SOURCE,
-                &openconnector::db::store::Key::Id(id),
-            )
-        })
-        .expect("row")
-        .expect("found");
+    let row = stored_source(&app, id);
     let spec = SourceSpec::from_row(&row);
     let big = app
         .state
