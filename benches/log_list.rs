@@ -131,10 +131,11 @@ fn main() {
 
         let listener = TcpListener::bind("127.0.0.1:0").expect("port");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let state = web::Data::new(
-            AppState::new(db.clone(), Secret::new("bench-token-0123456789")).expect("state"),
-        );
         runtime.block_on(async {
+            // The state starts background tasks, so it is made inside the runtime.
+            let state = web::Data::new(
+                AppState::new(db.clone(), Secret::new("bench-token-0123456789")).expect("state"),
+            );
             tokio::spawn(build_server(listener, state).expect("server"));
             let client = reqwest::Client::new();
             println!(
