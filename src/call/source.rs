@@ -36,8 +36,13 @@ impl SourceSpec {
     /// Reads a Source row as the API and store give it.
     pub fn from_row(row: &Value) -> Self {
         let int = |key: &str| row.get(key).and_then(Value::as_i64);
-        let configuration = match row.get("configuration") {
-            Some(Value::Object(config)) => expand_dots(config),
+        let mut configuration = match row.get("configuration") {
+            Some(Value::Object(config)) => Value::Object(expand_dots(config)),
+            _ => Value::Object(Map::new()),
+        };
+        render_templates(&mut configuration, &serde_json::json!({ "source": row }));
+        let configuration = match configuration {
+            Value::Object(map) => map,
             _ => Map::new(),
         };
         let auth = Authentication::from_config(&configuration).map_err(|e| e.to_string());
@@ -103,6 +108,35 @@ impl SourceSpec {
 
     pub fn config_map(&self, key: &str) -> Option<&Map<String, Value>> {
         self.configuration.get(key).and_then(Value::as_object)
+    }
+}
+
+/// Renders every configuration string that holds a Twig template (`{{ source.name }}`,
+/// `{{ 'now'|date('U') }}`) once, with the source in context, as the PHP app does before each
+/// call. Token placements (`oauthToken(source)` …) are left for the call, which knows the token;
+/// a template that fails keeps its text and is logged.
+fn render_templates(value: &mut Value, context: &Value) {
+    match value {
+        Value::String(text) if text.contains("{{") || text.contains("{%") => {
+            let places_token = ["oauthToken(", "jwtToken(", "decosToken("]
+                .iter()
+                .any(|f| text.contains(f));
+            if !places_token {
+                match crate::mapping::twig::render_once(text, context) {
+                    Ok(rendered) => *text = rendered,
+                    Err(error) => {
+                        tracing::warn!(%error, "A source configuration template could not be rendered; it is sent as written.")
+                    }
+                }
+            }
+        }
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|child| render_templates(child, context)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|child| render_templates(child, context)),
+        _ => {}
     }
 }
 
@@ -190,6 +224,26 @@ mod tests {
                 "authentication": {"type": "bearer", "token": "t"}
             })
         );
+    }
+
+    #[test]
+    fn configuration_templates_render_with_the_source_and_leave_token_placements() {
+        let spec = SourceSpec::from_row(&json!({
+            "id": 9, "name": "Zaken",
+            "configuration": {
+                "headers.X-Source": "{{ source.name }}/{{ source.id }}",
+                "headers.Authorization": "Bearer {{ oauthToken(source) }}",
+                "query.year": "{{ '2026-03-04'|date('Y') }}",
+                "query.broken": "{{ source. }}"
+            }
+        }));
+        assert_eq!(spec.configuration["headers"]["X-Source"], "Zaken/9");
+        assert_eq!(
+            spec.configuration["headers"]["Authorization"],
+            "Bearer {{ oauthToken(source) }}"
+        );
+        assert_eq!(spec.configuration["query"]["year"], "2026");
+        assert_eq!(spec.configuration["query"]["broken"], "{{ source. }}");
     }
 
     #[test]
