@@ -255,3 +255,102 @@ async fn an_unreachable_register_stops_the_run_before_anything_changes() {
         .await;
     assert_eq!((status, &progress["running"]), (200, &json!(false)));
 }
+
+/// The sync command line, killed in the middle of a run and started again: the second run
+/// finishes the job without a duplicate (target ids come from the origin ids, contracts are
+/// stored per page).
+#[tokio::test]
+async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
+    const OBJECTS: u32 = 1500;
+    let register = OpenRegister::start().await;
+    register.add_register(1, "zaken");
+    register.add_schema(
+        2,
+        "zaak",
+        json!({"properties": {"title": {"type": "string"}}}),
+        false,
+    );
+    let upstream = Upstream::start().await;
+    *upstream.state.objects.lock().expect("lock") = (1..=OBJECTS)
+        .map(|n| zaak(n, &format!("Zaak {n}")))
+        .collect();
+
+    let dir = std::env::temp_dir().join(format!("openconnector-kill-{}", uuid::Uuid::new_v4()));
+    let url = dir.join("kill.sqlite").to_string_lossy().into_owned();
+    let db = openconnector::db::Db::connect(&url, "oc_openconnector_", 2).expect("db");
+    db.run_blocking(|conn| conn.run_pending_migrations())
+        .expect("migrate");
+    let create = |entity, value: Value| {
+        let input = value.as_object().cloned().unwrap_or_default();
+        db.run_blocking(|conn| openconnector::db::store::create(conn, entity, &input))
+            .expect("create")
+    };
+    let source = create(
+        &openconnector::db::SOURCE,
+        json!({"name": "Zaken", "location": upstream.base}),
+    );
+    let sync = create(
+        &openconnector::db::SYNCHRONIZATION,
+        json!({
+            "name": "Zaken", "sourceId": source["id"], "sourceConfig": {"endpoint": "/objects", "resultsPosition": "results"},
+            "targetType": "register/schema", "targetId": "zaken/zaak"
+        }),
+    );
+    let sync_id = sync["id"].to_string();
+    let run = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_openconnector"));
+        command
+            .args(["sync", &sync_id])
+            .env("OPENCONNECTOR_DATABASE_URL", &url)
+            .env("OPENCONNECTOR_OPENREGISTER_URL", &register.base)
+            .env("OPENCONNECTOR_OPENREGISTER_USER", USER)
+            .env("OPENCONNECTOR_OPENREGISTER_PASSWORD", APP_PASSWORD)
+            .env("OPENCONNECTOR_LOG_LEVEL", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let mut child = run().spawn().expect("the binary starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while register.requests_by_method("POST") < 300 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let written_before = register.objects(1, 2).len();
+    assert!(
+        written_before > 0 && written_before < OBJECTS as usize,
+        "killed midway: {written_before} written"
+    );
+
+    let output = run().output().expect("the second run");
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{summary}");
+    let stored = register.objects(1, 2);
+    assert_eq!(
+        stored.len(),
+        OBJECTS as usize,
+        "all present, none twice: {summary}"
+    );
+    let mut origins: Vec<&str> = stored.iter().filter_map(|o| o["id"].as_str()).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    assert_eq!(origins.len(), OBJECTS as usize);
+    let contracts = db
+        .run_blocking(|conn| {
+            let query = openconnector::db::listing::ListQuery::parse(
+                &openconnector::db::CONTRACT,
+                &[("_limit".to_owned(), "1".to_owned())],
+                false,
+            )
+            .map_err(openconnector::db::store::StoreError::Invalid)?;
+            openconnector::db::store::list(conn, &openconnector::db::CONTRACT, &query)
+        })
+        .expect("contracts");
+    assert_eq!(
+        contracts.total,
+        u64::from(OBJECTS),
+        "one contract per object"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
