@@ -164,7 +164,8 @@ struct Run<'a> {
     source: SourceSpec,
     mapping: Option<Arc<CompiledMapping>>,
     conditions: Option<Rule>,
-    target: Option<OpenRegisterTarget>,
+    /// Shared by the concurrent writes of a page without copying its settings per object.
+    target: Option<Arc<OpenRegisterTarget>>,
     /// Objects synced after this time are current (the later of the synchronization's and its
     /// mapping's last change).
     config_changed: Option<NaiveDateTime>,
@@ -271,10 +272,10 @@ impl Synchronizer {
                     )
                 })?;
                 let target_id = field(row, "targetId").unwrap_or_default();
-                Some(
+                Some(Arc::new(
                     OpenRegisterTarget::new(self.http.clone(), settings, target_id)
                         .map_err(|e| config_error("targetId", e))?,
-                )
+                ))
             }
             other => {
                 return Err(config_error(
@@ -519,7 +520,7 @@ impl Run<'_> {
             format!("openconnector:synchronization:{}", self.uuid).as_bytes(),
         );
         let writes = futures_util::stream::iter(pending.into_iter().map(|item| {
-            let target = target.clone();
+            let target = Arc::clone(&target);
             async move {
                 let target_id = item
                     .contract

@@ -252,31 +252,18 @@ async fn jwts_we_sign_verify_at_the_server() {
             .output()
             .is_ok_and(|o| o.status.success())
     };
+    let rsa = [
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        "key.pem",
+    ];
     let keys = [
-        (
-            jsonwebtoken::Algorithm::RS256,
-            vec![
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                "key.pem",
-            ],
-        ),
-        (
-            jsonwebtoken::Algorithm::PS256,
-            vec![
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                "key.pem",
-            ],
-        ),
+        (jsonwebtoken::Algorithm::RS256, rsa.to_vec()),
+        (jsonwebtoken::Algorithm::PS256, rsa.to_vec()),
         (
             jsonwebtoken::Algorithm::ES256,
             vec![
