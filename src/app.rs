@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -13,6 +14,7 @@ use crate::call::CallService;
 use crate::config::{Settings, redact_url};
 use crate::db::{Db, DbError};
 use crate::mapping::Mapper;
+use crate::retention::Retention;
 use crate::mapping::stored::StoredMappings;
 use crate::secret::Secret;
 use crate::sync::Synchronizer;
@@ -34,6 +36,11 @@ pub struct AppState {
     pub sync: Synchronizer,
     pub access: Access,
     pub metrics: Metrics,
+    /// The installation's log retention, shared with everything that writes logs.
+    pub retention: Retention,
+    /// Whether the database is migrated (at once standalone, after `/init` under AppAPI);
+    /// background work waits for it.
+    ready: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -49,10 +56,15 @@ impl AppState {
     }
 
     fn with_access(db: Db, access: Access) -> Result<Self, crate::call::CallError> {
+        let retention = Retention::default();
         let calls = Arc::new(CallService::new(
             db.clone(),
-            crate::call::CallSettings::default(),
+            crate::call::CallSettings {
+                retention: retention.clone(),
+                ..crate::call::CallSettings::default()
+            },
         )?);
+        let ready = Arc::new(AtomicBool::new(matches!(access, Access::Standalone { .. })));
         let mapper = Mapper::new(Arc::new(StoredMappings::new(db.clone())));
         let register = match &access {
             Access::ExApp(exapp) => Some(RegisterSettings {
@@ -80,13 +92,28 @@ impl AppState {
                 register,
                 http,
                 runs: Arc::default(),
+                retention: retention.clone(),
             },
             calls,
             mapper,
             db,
             access,
             metrics: Metrics::default(),
+            retention,
+            ready,
         })
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the database migrated and reads the stored settings.
+    pub async fn become_ready(&self) -> Result<(), DbError> {
+        let settings = self.db.run(crate::retention::load).await?;
+        self.retention.set(settings);
+        self.ready.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Where synchronizations write: OpenRegister's REST API (overrides the default under AppAPI).

@@ -23,6 +23,8 @@ pub struct Settings {
     pub admin_token: Option<Secret>,
     pub db_max_connections: u32,
     pub log_level: String,
+    /// How often the scheduler looks for due jobs.
+    pub job_tick: std::time::Duration,
     /// Present when AppAPI started us (`APP_ID` is set).
     pub exapp: Option<ExAppSettings>,
     /// OpenRegister's `…/apps/openregister/api` base, with a Nextcloud user and app password.
@@ -53,6 +55,7 @@ struct FileSettings {
     admin_token: Option<String>,
     db_max_connections: Option<u32>,
     log_level: Option<String>,
+    job_tick: Option<u64>,
     openregister_url: Option<String>,
     openregister_user: Option<String>,
     openregister_password: Option<String>,
@@ -159,6 +162,16 @@ impl Settings {
             }
             None => "info".to_owned(),
         };
+        let job_tick = match pick("job_tick", from_file.job_tick.map(|n| n.to_string())) {
+            Some((key, value)) => match value.parse::<u64>() {
+                Ok(n) if (1..=3600).contains(&n) => n,
+                _ => {
+                    errors.push(problem(&key, "a whole number of seconds from 1 to 3600", &value));
+                    15
+                }
+            },
+            None => 15,
+        };
 
         let openregister = match pick("openregister_url", from_file.openregister_url) {
             Some((key, url)) if !url.starts_with("http://") && !url.starts_with("https://") => {
@@ -204,6 +217,7 @@ impl Settings {
                 admin_token,
                 db_max_connections,
                 log_level,
+                job_tick: std::time::Duration::from_secs(job_tick),
                 exapp,
                 openregister,
             })
@@ -235,7 +249,7 @@ fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError {
         key,
-        problem: format!("expected TOML with the keys bind, data_dir, database_url, table_prefix, admin_token, db_max_connections, log_level: {}", e.message()),
+        problem: format!("expected TOML with the keys bind, data_dir, database_url, table_prefix, admin_token, db_max_connections, log_level, job_tick, openregister_url, openregister_user, openregister_password: {}", e.message()),
     })
 }
 

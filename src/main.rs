@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use openconnector::app::{self, AppState, Listener, TokenOrigin};
 use openconnector::appapi::{ExApp, ExAppSettings, Listen};
 use openconnector::config::Settings;
+use openconnector::jobs::scheduler::{Scheduler, SchedulerSettings, SystemClock};
 use openconnector::sync::RunOptions;
 use openconnector::telemetry;
 
@@ -179,7 +180,7 @@ fn serve_standalone(settings: &Settings) -> Result<(), String> {
             );
         }
     }
-    run(listener.into(), move || {
+    run(listener.into(), settings, move || {
         AppState::new(db, admin_token).map_err(|e| e.to_string())
     })
 }
@@ -212,20 +213,43 @@ fn serve_exapp(settings: &Settings, exapp: &ExAppSettings) -> Result<(), String>
         db.backend().name()
     );
     let exapp = ExApp::new(exapp.clone()).map_err(|e| e.to_string())?;
-    run(listener, move || {
+    run(listener, settings, move || {
         AppState::for_exapp(db, exapp).map_err(|e| e.to_string())
     })
 }
 
-/// Runs the server until it is stopped (SIGINT or SIGTERM finish requests in flight).
-fn run(listener: Listener, state: impl FnOnce() -> Result<AppState, String>) -> Result<(), String> {
+/// Runs the server and the job scheduler until stopped: SIGINT or SIGTERM finish requests in
+/// flight, then running jobs finish or are recorded as interrupted.
+fn run(
+    listener: Listener,
+    settings: &Settings,
+    state: impl FnOnce() -> Result<AppState, String>,
+) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let state = web::Data::new(state()?);
+        if state.is_ready() {
+            state.become_ready().await.map_err(|e| e.to_string())?;
+        }
+        let scheduler = std::sync::Arc::new(Scheduler::new(
+            state.clone(),
+            std::sync::Arc::new(SystemClock),
+            SchedulerSettings {
+                tick: settings.job_tick,
+                ..SchedulerSettings::default()
+            },
+        ));
+        let ticking = tokio::spawn({
+            let scheduler = std::sync::Arc::clone(&scheduler);
+            async move { scheduler.run().await }
+        });
         let server = app::build_server(listener, state).map_err(|e| e.to_string())?;
-        server.await.map_err(|e| e.to_string())
+        let served = server.await.map_err(|e| e.to_string());
+        scheduler.shutdown().await;
+        let _ = ticking.await;
+        served
     })
 }

@@ -1,7 +1,7 @@
 //! Who may call which route. Standalone: everything under `/api` needs
 //! `Authorization: Bearer <admin token>`, except health, the OpenAPI document and the public
 //! gateway. As a Nextcloud app: every route but `/heartbeat` and the public gateway needs
-//! AppAPI's headers, and admin data (sources and their secrets) needs a Nextcloud admin.
+//! AppAPI's headers, and admin data (sources and their secrets, installation settings) needs a Nextcloud admin.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -18,7 +18,10 @@ fn is_gateway(path: &str) -> bool {
 }
 
 fn is_admin_data(path: &str) -> bool {
-    path == "/api/sources" || path.starts_with("/api/sources/") || path == "/metrics"
+    ["/api/sources", "/api/settings"]
+        .iter()
+        .any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')))
+        || path == "/metrics"
 }
 
 pub async fn authenticate(

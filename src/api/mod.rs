@@ -4,10 +4,12 @@ mod auth;
 mod dashboard;
 mod extract;
 mod health;
+mod jobs;
 mod mappings;
 mod openapi;
 mod resources;
 mod secrets;
+mod settings;
 mod sources;
 mod synchronizations;
 mod ui;
@@ -62,6 +64,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/dashboard", web::get().to(dashboard::counts))
         .route("/sources/test/{id}", web::post().to(sources::test_source))
         .route("/mappings/test", web::post().to(mappings::test_mapping))
+        .route("/jobs/run/{id}", web::post().to(jobs::run))
+        .route("/jobs/test/{id}", web::post().to(jobs::test))
+        .route("/settings", web::get().to(settings::get))
+        .route("/settings", web::put().to(settings::put))
+        .route("/settings/stats", web::get().to(settings::stats))
+        .route("/settings/rebase", web::post().to(settings::rebase))
         .route(
             "/synchronizations/{id}/contracts",
             web::get().to(synchronizations::list_contracts),

@@ -51,8 +51,8 @@ pub async fn create_item(
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let entity = served.entity;
-    let input = json_object(&body)?;
-    validate::check(entity, &input, None)?;
+    let mut input = json_object(&body)?;
+    validate::prepare(entity, &mut input, None)?;
     let mut created = state
         .db
         .run(move |conn| store::create(conn, entity, &input))
@@ -77,7 +77,7 @@ pub async fn update_item(
                 .and_then(|row| row.ok_or(StoreError::NotFound))
                 .map_err(Rejected::Store)?;
             secrets::restore(entity, &mut input, &current);
-            validate::check(entity, &input, Some(&current)).map_err(Rejected::Input)?;
+            validate::prepare(entity, &mut input, Some(&current)).map_err(Rejected::Input)?;
             store::update(conn, entity, &key, &input).map_err(Rejected::Store)
         })
         .await;

@@ -20,6 +20,7 @@ pub async fn init(state: web::Data<AppState>) -> Result<HttpResponse, AppError> 
         .exapp()
         .ok_or_else(|| AppError::NotFound("not running as a Nextcloud app".into()))?;
     let db = state.db.clone();
+    let state = state.clone();
     tokio::spawn(async move {
         let nextcloud = &exapp.nextcloud;
         let report = |progress: u8, error: String| async move {
@@ -28,9 +29,14 @@ pub async fn init(state: web::Data<AppState>) -> Result<HttpResponse, AppError> 
             }
         };
         report(0, String::new()).await;
-        let migrated = db
+        let migrated = match db
             .run(|conn| conn.run_pending_migrations().map(|applied| applied.len()))
-            .await;
+            .await
+        {
+            // Background work (jobs, log cleaning) starts once the tables exist.
+            Ok(applied) => state.become_ready().await.map(|()| applied),
+            Err(error) => Err(error),
+        };
         match migrated {
             Ok(applied) => {
                 tracing::info!(applied, "Init finished: the database is up to date.");

@@ -129,6 +129,23 @@ pub struct Retention {
 }
 
 impl Retention {
+    /// The source's retention combined with the installation's: the longer one, and kept
+    /// forever when either says so.
+    pub fn with_global(self, global: &crate::retention::RetentionSettings) -> Self {
+        use crate::retention::LogKind;
+        let combine = |own: i64, millis: i64| {
+            if own <= 0 || millis <= 0 {
+                0
+            } else {
+                own.max((millis + 999) / 1000)
+            }
+        };
+        Self {
+            success: combine(self.success, global.millis(LogKind::Call, true)),
+            error: combine(self.error, global.millis(LogKind::Call, false)),
+        }
+    }
+
     pub fn expires(self, created: NaiveDateTime, status: u16) -> Option<NaiveDateTime> {
         let seconds = if status < 400 {
             self.success

@@ -141,6 +141,8 @@ pub struct CallSettings {
     /// Total time of one attempt unless the source sets `timeout` (seconds).
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// The installation's log retention, combined with each source's own.
+    pub retention: crate::retention::Retention,
 }
 
 impl Default for CallSettings {
@@ -149,6 +151,7 @@ impl Default for CallSettings {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
+            retention: crate::retention::Retention::default(),
         }
     }
 }
@@ -404,7 +407,7 @@ impl CallService {
             message,
             logged_request,
             response,
-            source.retention,
+            source.retention.with_global(&self.settings.retention.get()),
         ));
         self.logs.write(Arc::clone(&record));
         record

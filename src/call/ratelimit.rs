@@ -107,6 +107,29 @@ impl RateLimits {
     }
 }
 
+/// When a refused call (429, 503) may be made again, as a Unix time: `Retry-After`, else
+/// `X-RateLimit-Reset` (seconds from now, or a Unix time).
+pub fn reset_at(status: u16, headers: &HeaderMap, now: u64) -> Option<u64> {
+    if status != 429 && status != 503 {
+        return None;
+    }
+    if let Some(wait) = retry_after(headers, now) {
+        return Some(now + wait.as_secs());
+    }
+    let reset = headers
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(if reset < RESET_IS_TIMESTAMP_FROM {
+        now + reset
+    } else {
+        reset
+    })
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap, now: u64) -> Option<Duration> {
     let value = headers

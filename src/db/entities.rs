@@ -352,7 +352,10 @@ pub static JOB: Entity = Entity {
             D::Str("OCA\\OpenConnector\\Action\\PingAction"),
         ),
         Field::new("arguments", "arguments", T::Json, D::Json("{}")),
-        Field::new("interval", "interval_seconds", T::Int, D::Int(3600)),
+        Field::new("interval", "interval_seconds", T::Int, D::NoDefault),
+        // A 5-field crontab, read in `timeZone` (UTC when empty); wins over `interval`.
+        Field::new("cron", "cron", T::Str, D::NoDefault),
+        Field::new("timeZone", "time_zone", T::Str, D::NoDefault),
         Field::new("executionTime", "execution_time", T::Int, D::Int(3600)),
         Field::new("timeSensitive", "time_sensitive", T::Bool, D::Bool(true)),
         Field::new(
@@ -570,6 +573,8 @@ pub static JOB_LOG: Entity = Entity {
         Field::new("expires", "expires", T::Time, D::NoDefault),
         Field::new("lastRun", "last_run", T::Time, D::NoDefault),
         Field::new("nextRun", "next_run", T::Time, D::NoDefault),
+        Field::new("result", "result", T::Json, D::NoDefault),
+        Field::new("error", "error", T::Text, D::NoDefault),
         Field::new("created", "created", T::Time, D::NoDefault),
         Field::new("size", "size", T::Int, D::Int(4096)),
     ],

@@ -142,6 +142,7 @@ pub struct Synchronizer {
     pub register: Option<RegisterSettings>,
     pub http: reqwest::Client,
     pub runs: Arc<Runs>,
+    pub retention: crate::retention::Retention,
 }
 
 /// Counters and problems of one run.
@@ -172,6 +173,8 @@ struct Run<'a> {
     counts: Counts,
     errors: Vec<Value>,
     seen: HashSet<String>,
+    /// When the source refused a page for its rate limit: when it may be asked again (Unix).
+    rate_limit_reset: Option<u64>,
 }
 
 fn field<'a>(row: &'a Value, name: &str) -> Option<&'a str> {
@@ -298,6 +301,7 @@ impl Synchronizer {
             counts: Counts::default(),
             errors: Vec::new(),
             seen: HashSet::new(),
+            rate_limit_reset: None,
         })
     }
 }
@@ -339,6 +343,9 @@ impl Run<'_> {
                 }
             };
             if !response.is_success() {
+                let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+                self.rate_limit_reset =
+                    crate::call::ratelimit::reset_at(response.status, &response.headers, now);
                 let message = format!(
                     "page {page}: the source answered {} {}",
                     response.status, response.record.status_message
@@ -629,6 +636,13 @@ impl Run<'_> {
             ),
         };
         let now = Utc::now().naive_utc();
+        let success = read_complete && self.errors.is_empty();
+        let expires = self.sync.retention.get().expires(
+            crate::retention::LogKind::Synchronization,
+            success,
+            None,
+            now,
+        );
         json!({
             "message": message.chars().take(255).collect::<String>(),
             "synchronizationId": self.uuid,
@@ -637,13 +651,14 @@ impl Run<'_> {
                 "type": "externToIntern",
                 "complete": read_complete,
                 "errors": self.errors.iter().take(100).collect::<Vec<_>>(),
+                "rateLimitReset": self.rate_limit_reset,
                 "timing": {"total_ms": milliseconds,
                            "objects_per_second": if milliseconds > 0.0 { self.counts.found as f64 * 1000.0 / milliseconds } else { 0.0 }},
             },
             "test": self.options.test,
             "force": self.options.force,
             "executionTime": milliseconds.round() as i64,
-            "expires": format_time(now + chrono::Duration::days(7)),
+            "expires": expires.map(format_time),
         })
     }
 }
