@@ -166,7 +166,11 @@ impl Settings {
             Some((key, value)) => match value.parse::<u64>() {
                 Ok(n) if (1..=3600).contains(&n) => n,
                 _ => {
-                    errors.push(problem(&key, "a whole number of seconds from 1 to 3600", &value));
+                    errors.push(problem(
+                        &key,
+                        "a whole number of seconds from 1 to 3600",
+                        &value,
+                    ));
                     15
                 }
             },

@@ -426,12 +426,18 @@ mod tests {
             settings.expires(LogKind::Call, false, Some(86400), created),
             Some(at("2026-12-23 10:00:00"))
         );
-        assert_eq!(settings.expires(LogKind::Call, true, Some(0), created), None);
+        assert_eq!(
+            settings.expires(LogKind::Call, true, Some(0), created),
+            None
+        );
         let keep_calls = RetentionSettings {
             call_log_retention: 0,
             ..settings
         };
-        assert_eq!(keep_calls.expires(LogKind::Call, false, None, created), None);
+        assert_eq!(
+            keep_calls.expires(LogKind::Call, false, None, created),
+            None
+        );
         // Contract logs have no success rate of their own.
         assert_eq!(
             settings.expires(LogKind::Contract, true, None, created),
@@ -448,11 +454,19 @@ mod tests {
         assert_eq!(merged.call_log_retention, 0);
         assert_eq!(merged.job_log_retention, settings.job_log_retention);
         let problems = settings
-            .merge(json!({"callLogRetention": -1, "nonsense": 5, "jobLogRetention": "x"}).as_object().unwrap())
+            .merge(
+                json!({"callLogRetention": -1, "nonsense": 5, "jobLogRetention": "x"})
+                    .as_object()
+                    .unwrap(),
+            )
             .unwrap_err();
         assert_eq!(
             problems.keys().collect::<Vec<_>>(),
-            ["retention.callLogRetention", "retention.jobLogRetention", "retention.nonsense"]
+            [
+                "retention.callLogRetention",
+                "retention.jobLogRetention",
+                "retention.nonsense"
+            ]
         );
     }
 }

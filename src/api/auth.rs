@@ -18,10 +18,12 @@ fn is_gateway(path: &str) -> bool {
 }
 
 fn is_admin_data(path: &str) -> bool {
-    ["/api/sources", "/api/settings"]
-        .iter()
-        .any(|root| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')))
-        || path == "/metrics"
+    ["/api/sources", "/api/settings"].iter().any(|root| {
+        path == *root
+            || path
+                .strip_prefix(root)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }) || path == "/metrics"
 }
 
 pub async fn authenticate(

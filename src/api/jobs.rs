@@ -57,7 +57,10 @@ pub async fn run(
         })?,
     };
     let mode = if force { Mode::Forced } else { Mode::Scheduled };
-    let log = runner(&state).run_by_hand(&id, mode).await.map_err(job_error)?;
+    let log = runner(&state)
+        .run_by_hand(&id, mode)
+        .await
+        .map_err(job_error)?;
     Ok(HttpResponse::Ok().json(log))
 }
 

@@ -48,7 +48,10 @@ pub async fn put(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRes
 
 pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let now = chrono::Utc::now().naive_utc();
-    let stats = state.db.run(move |conn| retention::stats(conn, now)).await?;
+    let stats = state
+        .db
+        .run(move |conn| retention::stats(conn, now))
+        .await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 

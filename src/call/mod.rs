@@ -232,7 +232,13 @@ impl CallService {
                         "The rate limit for this source has been exceeded. Try again in {} s.",
                         wait.as_secs()
                     );
-                    return self.refuse(source, &request, 429, &message);
+                    let mut refused = self.refuse(source, &request, 429, &message);
+                    // Callers that reschedule (jobs) read when to come back as from a server.
+                    refused.headers.insert(
+                        reqwest::header::RETRY_AFTER,
+                        reqwest::header::HeaderValue::from(wait.as_secs().max(1)),
+                    );
+                    return refused;
                 }
             }
             let token = match self.credentials(source, authentication, &client).await {

@@ -28,7 +28,10 @@ const PHP_NAMESPACE: &str = "OCA\\OpenConnector\\Action\\";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Runs a synchronization (`{synchronizationId, force}`).
-    Synchronization { synchronization: String, force: bool },
+    Synchronization {
+        synchronization: String,
+        force: bool,
+    },
     /// Calls a source once (`{sourceId, endpoint}`) to see that it answers.
     Ping { source: String, endpoint: String },
 }
@@ -54,12 +57,14 @@ impl Action {
         let problem = |field: &str, text: String| BTreeMap::from([(field.to_owned(), text)]);
         match class {
             SYNCHRONIZATION_ACTION => {
-                let synchronization = key_text(arguments.get("synchronizationId")).ok_or_else(|| {
-                    problem(
-                        "arguments.synchronizationId",
-                        "is required: the id, uuid or slug of the synchronization to run".into(),
-                    )
-                })?;
+                let synchronization =
+                    key_text(arguments.get("synchronizationId")).ok_or_else(|| {
+                        problem(
+                            "arguments.synchronizationId",
+                            "is required: the id, uuid or slug of the synchronization to run"
+                                .into(),
+                        )
+                    })?;
                 let force = match arguments.get("force") {
                     None | Some(Value::Null) => false,
                     Some(value) => crate::db::parse_bool(value).ok_or_else(|| {
@@ -86,13 +91,18 @@ impl Action {
             }),
             _ => Err(problem(
                 "jobClass",
-                format!("{job_class:?} is not a job class; use {SYNCHRONIZATION_ACTION} or {PING_ACTION}"),
+                format!(
+                    "{job_class:?} is not a job class; use {SYNCHRONIZATION_ACTION} or {PING_ACTION}"
+                ),
             )),
         }
     }
 
     pub fn of_job(job: &Value) -> Result<Self, BTreeMap<String, String>> {
-        let class = job.get("jobClass").and_then(Value::as_str).unwrap_or(PING_ACTION);
+        let class = job
+            .get("jobClass")
+            .and_then(Value::as_str)
+            .unwrap_or(PING_ACTION);
         Self::parse(class, job.get("arguments").unwrap_or(&Value::Null))
     }
 }
@@ -224,7 +234,10 @@ fn synchronization_outcome(log: Value) -> Outcome {
     if let Some(reset) = unix_time(&result["rateLimitReset"]) {
         return Outcome {
             level: Level::Warning,
-            message: format!("Stopped synchronization: the source's rate limit resets at {}", format_time(reset)),
+            message: format!(
+                "Stopped synchronization: the source's rate limit resets at {}",
+                format_time(reset)
+            ),
             result: summary,
             error: vec![message],
             not_before: Some(reset),
@@ -270,14 +283,21 @@ async fn ping(state: &AppState, source: &str, endpoint: &str) -> Outcome {
         }
     };
     let spec = SourceSpec::from_row(&row);
-    let name = row.get("name").and_then(Value::as_str).unwrap_or(source).to_owned();
+    let name = row
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(source)
+        .to_owned();
     let response = state
         .calls
         .call(&spec, CallRequest::new(Method::GET, endpoint))
         .await;
     let result = json!({"callLog": response.record.uuid, "statusCode": response.status});
     if response.is_success() {
-        return Outcome::info(format!("Ping succeeded: {name} answered {}", response.status), result);
+        return Outcome::info(
+            format!("Ping succeeded: {name} answered {}", response.status),
+            result,
+        );
     }
     let now = chrono::Utc::now();
     let reset = crate::call::ratelimit::reset_at(
@@ -353,16 +373,33 @@ impl LogEntry<'_> {
         input.insert("level".into(), outcome.level.as_str().into());
         input.insert(
             "message".into(),
-            outcome.message.chars().take(MAX_MESSAGE).collect::<String>().into(),
+            outcome
+                .message
+                .chars()
+                .take(MAX_MESSAGE)
+                .collect::<String>()
+                .into(),
         );
-        input.insert("jobId".into(), job.get("id").cloned().unwrap_or(Value::Null));
-        input.insert("jobClass".into(), job.get("jobClass").cloned().unwrap_or(Value::Null));
-        input.insert("arguments".into(), job.get("arguments").cloned().unwrap_or(json!({})));
+        input.insert(
+            "jobId".into(),
+            job.get("id").cloned().unwrap_or(Value::Null),
+        );
+        input.insert(
+            "jobClass".into(),
+            job.get("jobClass").cloned().unwrap_or(Value::Null),
+        );
+        input.insert(
+            "arguments".into(),
+            job.get("arguments").cloned().unwrap_or(json!({})),
+        );
         input.insert(
             "executionTime".into(),
             Value::from(i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)),
         );
-        input.insert("userId".into(), job.get("userId").cloned().unwrap_or(Value::Null));
+        input.insert(
+            "userId".into(),
+            job.get("userId").cloned().unwrap_or(Value::Null),
+        );
         input.insert("stackTrace".into(), Value::Array(trace));
         input.insert("lastRun".into(), format_time(self.last_run).into());
         input.insert(
@@ -378,7 +415,10 @@ impl LogEntry<'_> {
                 outcome.error.join(": ").into()
             },
         );
-        input.insert("expires".into(), expires.map_or(Value::Null, |t| format_time(t).into()));
+        input.insert(
+            "expires".into(),
+            expires.map_or(Value::Null, |t| format_time(t).into()),
+        );
         input
     }
 }
@@ -392,7 +432,10 @@ pub fn prepare_for_save(
     current: Option<&Value>,
     now: NaiveDateTime,
 ) -> Result<(), BTreeMap<String, String>> {
-    let mut merged = current.and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut merged = current
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     merged.extend(input.iter().map(|(k, v)| (k.clone(), v.clone())));
     let merged = Value::Object(merged);
     let mut problems = BTreeMap::new();
@@ -426,7 +469,10 @@ pub fn prepare_for_save(
     let next_missing = merged.get("nextRun").is_none_or(Value::is_null);
     if let Some(schedule) = schedule {
         if !next_given && (current.is_none() || schedule_changed || next_missing) {
-            input.insert("nextRun".into(), format_time(schedule.next_after(None, now)).into());
+            input.insert(
+                "nextRun".into(),
+                format_time(schedule.next_after(None, now)).into(),
+            );
         }
     }
     Ok(())
@@ -458,17 +504,27 @@ mod tests {
                 endpoint: String::new()
             }
         );
-        assert!(Action::parse("SynchronizationAction", &json!({})).unwrap_err().contains_key("arguments.synchronizationId"));
-        assert!(Action::parse("OCA\\OpenConnector\\Action\\EventAction", &json!({})).unwrap_err().contains_key("jobClass"));
+        assert!(
+            Action::parse("SynchronizationAction", &json!({}))
+                .unwrap_err()
+                .contains_key("arguments.synchronizationId")
+        );
+        assert!(
+            Action::parse("OCA\\OpenConnector\\Action\\EventAction", &json!({}))
+                .unwrap_err()
+                .contains_key("jobClass")
+        );
     }
 
     #[test]
     fn a_new_job_gets_a_schedule_and_its_next_run() {
-        let now = NaiveDateTime::parse_from_str("2026-11-23 10:02:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        let mut input = json!({"name": "ping", "jobClass": "PingAction", "arguments": {"sourceId": 1}})
-            .as_object()
-            .unwrap()
-            .clone();
+        let now =
+            NaiveDateTime::parse_from_str("2026-11-23 10:02:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let mut input =
+            json!({"name": "ping", "jobClass": "PingAction", "arguments": {"sourceId": 1}})
+                .as_object()
+                .unwrap()
+                .clone();
         prepare_for_save(&mut input, None, now).unwrap();
         assert_eq!(input["cron"], "*/5 * * * *");
         assert_eq!(input["nextRun"], "2026-11-23T10:05:00+00:00");
@@ -481,6 +537,10 @@ mod tests {
         assert_eq!(update["nextRun"], "2026-11-23T10:03:00+00:00");
 
         let mut bad = json!({"cron": "every day"}).as_object().unwrap().clone();
-        assert!(prepare_for_save(&mut bad, Some(&stored), now).unwrap_err().contains_key("cron"));
+        assert!(
+            prepare_for_save(&mut bad, Some(&stored), now)
+                .unwrap_err()
+                .contains_key("cron")
+        );
     }
 }

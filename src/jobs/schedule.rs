@@ -62,10 +62,13 @@ impl Schedule {
         if !pattern.starts_with('@') && pattern.split_whitespace().count() != 5 {
             return Err(error(
                 "cron",
-                format!("{pattern:?} needs five fields: minute hour day-of-month month day-of-week"),
+                format!(
+                    "{pattern:?} needs five fields: minute hour day-of-month month day-of-week"
+                ),
             ));
         }
-        let cron = Cron::from_str(pattern).map_err(|e| error("cron", format!("{pattern:?}: {e}")))?;
+        let cron =
+            Cron::from_str(pattern).map_err(|e| error("cron", format!("{pattern:?}: {e}")))?;
         Ok(Self::Cron {
             cron: Box::new(cron),
             zone,
@@ -95,10 +98,10 @@ impl Schedule {
                 truncate_to_second(previous + Duration::milliseconds(steps * step_ms))
             }
             Self::Cron { cron, zone } => {
-                let local: DateTime<Tz> = DateTime::<Utc>::from_naive_utc_and_offset(now, Utc)
-                    .with_timezone(zone);
+                let local: DateTime<Tz> =
+                    DateTime::<Utc>::from_naive_utc_and_offset(now, Utc).with_timezone(zone);
                 cron.find_next_occurrence(&local, false)
-                    .map(|next| next.naive_utc())
+                    .map(|next| truncate_to_second(next.naive_utc()))
                     // A pattern that never matches (31 February) runs in a year, not at once.
                     .unwrap_or_else(|_| now + Duration::days(366))
             }
@@ -115,8 +118,15 @@ fn truncate_to_second(time: NaiveDateTime) -> NaiveDateTime {
 pub fn pushed_out(next: NaiveDateTime, not_before: Option<NaiveDateTime>) -> NaiveDateTime {
     match not_before {
         Some(reset) if reset > next => {
-            let minute = reset.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(reset);
-            if minute == reset { minute } else { minute + Duration::minutes(1) }
+            let minute = reset
+                .with_second(0)
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(reset);
+            if minute == reset {
+                minute
+            } else {
+                minute + Duration::minutes(1)
+            }
         }
         _ => next,
     }
@@ -191,21 +201,42 @@ mod tests {
             default.next_after(None, at("2026-11-23 10:01:00")),
             at("2026-11-23 10:05:00")
         );
-        assert_eq!(Schedule::parse(Some("* * *"), None, None).unwrap_err().field, "cron");
-        assert_eq!(Schedule::parse(Some("61 * * * *"), None, None).unwrap_err().field, "cron");
         assert_eq!(
-            Schedule::parse(None, Some("Mars/Olympus"), Some(60)).unwrap_err().field,
+            Schedule::parse(Some("* * *"), None, None)
+                .unwrap_err()
+                .field,
+            "cron"
+        );
+        assert_eq!(
+            Schedule::parse(Some("61 * * * *"), None, None)
+                .unwrap_err()
+                .field,
+            "cron"
+        );
+        assert_eq!(
+            Schedule::parse(None, Some("Mars/Olympus"), Some(60))
+                .unwrap_err()
+                .field,
             "timeZone"
         );
-        assert_eq!(Schedule::parse(None, None, Some(-5)).unwrap_err().field, "interval");
+        assert_eq!(
+            Schedule::parse(None, None, Some(-5)).unwrap_err().field,
+            "interval"
+        );
         assert!(Schedule::parse(Some("@hourly"), None, None).is_ok());
     }
 
     #[test]
     fn a_rate_limit_reset_pushes_the_run_out_to_a_whole_minute() {
         let next = at("2026-11-23 10:05:00");
-        assert_eq!(pushed_out(next, Some(at("2026-11-23 10:20:10"))), at("2026-11-23 10:21:00"));
-        assert_eq!(pushed_out(next, Some(at("2026-11-23 10:20:00"))), at("2026-11-23 10:20:00"));
+        assert_eq!(
+            pushed_out(next, Some(at("2026-11-23 10:20:10"))),
+            at("2026-11-23 10:21:00")
+        );
+        assert_eq!(
+            pushed_out(next, Some(at("2026-11-23 10:20:00"))),
+            at("2026-11-23 10:20:00")
+        );
         assert_eq!(pushed_out(next, Some(at("2026-11-23 10:01:00"))), next);
         assert_eq!(pushed_out(next, None), next);
     }

@@ -44,18 +44,27 @@ impl ManualClock {
     }
 
     pub fn set(&self, now: NaiveDateTime) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
     }
 
     pub fn advance(&self, by: chrono::Duration) {
-        let mut now = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> NaiveDateTime {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -126,7 +135,8 @@ fn time_field(row: &Value, name: &str) -> Option<NaiveDateTime> {
 fn schedule_of(row: &Value) -> Schedule {
     Schedule::of_job(row).unwrap_or_else(|_| {
         // Stored rows were checked on save; a row edited behind our back runs by default.
-        Schedule::parse(None, None, None).unwrap_or(Schedule::Interval(chrono::Duration::minutes(5)))
+        Schedule::parse(None, None, None)
+            .unwrap_or(Schedule::Interval(chrono::Duration::minutes(5)))
     })
 }
 
@@ -143,11 +153,17 @@ fn claim_due(
         let (table, columns) = (table.to_owned(), columns.to_owned());
         let mut select = conn.sql();
         select
-            .push(&format!("SELECT {columns} FROM {table} WHERE {table}.is_enabled = "))
+            .push(&format!(
+                "SELECT {columns} FROM {table} WHERE {table}.is_enabled = "
+            ))
             .bind(Bind::Bool(Some(true)))
-            .push(&format!(" AND {table}.next_run IS NOT NULL AND {table}.next_run <= "))
+            .push(&format!(
+                " AND {table}.next_run IS NOT NULL AND {table}.next_run <= "
+            ))
             .bind(Bind::Time(Some(now)))
-            .push(&format!(" AND ({table}.lease_expires IS NULL OR {table}.lease_expires < "))
+            .push(&format!(
+                " AND ({table}.lease_expires IS NULL OR {table}.lease_expires < "
+            ))
             .bind(Bind::Time(Some(now)))
             .push(&format!(") ORDER BY {table}.next_run LIMIT {limit}"));
         if conn.backend() != BackendKind::Sqlite {
@@ -162,7 +178,9 @@ fn claim_due(
             let mut update = conn.sql();
             if leased {
                 update
-                    .push(&format!("UPDATE {table} SET status = 'running', lease_owner = "))
+                    .push(&format!(
+                        "UPDATE {table} SET status = 'running', lease_owner = "
+                    ))
                     .bind(Bind::Text(Some(owner.to_owned())))
                     .push(", lease_expires = ")
                     .bind(Bind::Time(Some(lease_until)));
@@ -194,15 +212,17 @@ fn claim_one(
     let (table, _) = conn.table(&JOB);
     let table = table.to_owned();
     let mut sql = conn.sql();
-    sql.push(&format!("UPDATE {table} SET status = 'running', lease_owner = "))
-        .bind(Bind::Text(Some(owner.to_owned())))
-        .push(", lease_expires = ")
-        .bind(Bind::Time(Some(lease_until)))
-        .push(" WHERE id = ")
-        .bind(Bind::Int(Some(id)))
-        .push(" AND (lease_expires IS NULL OR lease_expires < ")
-        .bind(Bind::Time(Some(now)))
-        .push(")");
+    sql.push(&format!(
+        "UPDATE {table} SET status = 'running', lease_owner = "
+    ))
+    .bind(Bind::Text(Some(owner.to_owned())))
+    .push(", lease_expires = ")
+    .bind(Bind::Time(Some(lease_until)))
+    .push(" WHERE id = ")
+    .bind(Bind::Int(Some(id)))
+    .push(" AND (lease_expires IS NULL OR lease_expires < ")
+    .bind(Bind::Time(Some(now)))
+    .push(")");
     Ok(conn.execute(&sql)? == 1)
 }
 
@@ -395,16 +415,31 @@ impl Runner {
                     .row
                     .get("status")
                     .and_then(Value::as_str)
-                    .and_then(|s| ["ok", "warning", "failed", "interrupted"].into_iter().find(|k| *k == s))
+                    .and_then(|s| {
+                        ["ok", "warning", "failed", "interrupted"]
+                            .into_iter()
+                            .find(|k| *k == s)
+                    })
                     .unwrap_or("ok"),
                 last_run: None,
                 next_run: None,
                 disable: false,
             },
         };
-        let log = self.log_entry(&claimed.row, &outcome, mode, started, last_run, change.next_run);
+        let log = self.log_entry(
+            &claimed.row,
+            &outcome,
+            mode,
+            started,
+            last_run,
+            change.next_run,
+        );
         let owner = self.owner.clone();
-        let previous = claimed.row.get("status").and_then(Value::as_str).map(str::to_owned);
+        let previous = claimed
+            .row
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let job = claimed.row.clone();
         let stored = self
             .state
@@ -444,7 +479,12 @@ impl Runner {
         loop {
             tokio::time::sleep(every).await;
             let (owner, until) = (self.owner.clone(), self.lease_until(self.clock.now()));
-            match self.state.db.run(move |conn| renew(conn, id, &owner, until)).await {
+            match self
+                .state
+                .db
+                .run(move |conn| renew(conn, id, &owner, until))
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(job = id, "Lost the lease of a running job."),
                 Err(error) => tracing::warn!(job = id, %error, "Could not renew a job's lease."),
@@ -459,7 +499,11 @@ impl Runner {
             return;
         };
         let name = job.get("name").and_then(Value::as_str).unwrap_or("a job");
-        let Some(user) = job.get("userId").and_then(Value::as_str).filter(|u| !u.is_empty()) else {
+        let Some(user) = job
+            .get("userId")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+        else {
             tracing::warn!(job = name, "A job failed; it has no userId to notify.");
             return;
         };
@@ -493,7 +537,14 @@ impl Runner {
             next_run: None,
             disable: false,
         };
-        let log = self.log_entry(&claimed.row, &outcome, Mode::Scheduled, started, last_run, None);
+        let log = self.log_entry(
+            &claimed.row,
+            &outcome,
+            Mode::Scheduled,
+            started,
+            last_run,
+            None,
+        );
         let owner = self.owner.clone();
         let id = claimed.id;
         if let Err(error) = self
@@ -526,7 +577,11 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(state: web::Data<AppState>, clock: Arc<dyn Clock>, settings: SchedulerSettings) -> Self {
+    pub fn new(
+        state: web::Data<AppState>,
+        clock: Arc<dyn Clock>,
+        settings: SchedulerSettings,
+    ) -> Self {
         Self {
             runner: Runner::new(state, clock, settings.lease),
             settings,
@@ -537,7 +592,9 @@ impl Scheduler {
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Running>> {
-        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Claims the jobs due now and starts their runs; answers how many started.
@@ -667,7 +724,9 @@ impl Scheduler {
                 row: run.job,
                 leased: run.leased,
             };
-            self.runner.interrupt(claimed, run.started, run.last_run).await;
+            self.runner
+                .interrupt(claimed, run.started, run.last_run)
+                .await;
         }
     }
 

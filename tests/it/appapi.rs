@@ -267,14 +267,17 @@ async fn notifications_go_to_the_named_user() {
 
 /// Requests the server answers, one per route it serves, with the method AppAPI's proxy would
 /// forward (it has no PATCH).
-const SERVED: [(&str, &str); 14] = [
+const SERVED: [(&str, &str); 17] = [
     ("GET", "/api/endpoint/zaken/1"),
     ("GET", "/api/sources"),
     ("POST", "/api/sources/test/1"),
     ("GET", "/api/sources/logs"),
     ("POST", "/api/webhooks/openregister"),
     ("GET", "/metrics"),
+    ("GET", "/api/settings"),
+    ("GET", "/api/settings/stats"),
     ("GET", "/api/dashboard"),
+    ("POST", "/api/jobs/run/1"),
     ("GET", "/api/mappings"),
     ("PUT", "/api/mappings/1"),
     ("DELETE", "/api/rules/1"),

@@ -10,6 +10,7 @@ mod appapi;
 mod call;
 mod cli;
 mod common;
+mod jobs;
 mod mapping;
 mod migrations;
 mod sync;

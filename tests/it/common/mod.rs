@@ -51,6 +51,8 @@ pub fn backends() -> Vec<Backend> {
 /// the shared server database. Dropping it removes the tables again.
 pub struct TestDb {
     pub db: Db,
+    url: String,
+    prefix: String,
     dir: Option<std::path::PathBuf>,
 }
 
@@ -71,7 +73,17 @@ impl TestDb {
         let db = Db::connect(&url, &prefix, 4).expect("the test database is reachable");
         db.run_blocking(|conn| conn.run_pending_migrations())
             .expect("migrations apply");
-        Self { db, dir }
+        Self {
+            db,
+            url,
+            prefix,
+            dir,
+        }
+    }
+
+    /// A second pool on the same tables, as another replica of the service would have.
+    pub fn another_pool(&self) -> Db {
+        Db::connect(&self.url, &self.prefix, 4).expect("the test database is reachable")
     }
 }
 
@@ -82,7 +94,7 @@ impl Drop for TestDb {
                 let _ = std::fs::remove_dir_all(dir);
             }
             None => {
-                let _ = self.db.run_blocking(|conn| conn.revert_last_migration());
+                while let Ok(Some(_)) = self.db.run_blocking(|conn| conn.revert_last_migration()) {}
                 let _ = self.db.run_blocking(|conn| {
                     let table = format!("{}migrations", conn.prefix());
                     conn.batch(&format!("DROP TABLE {table}"))

@@ -222,6 +222,18 @@ async fn handle(
                 HttpResponse::Ok().json(json!({"attempt": hit}))
             }
         }
+        // Spent for an hour: the budget is gone and the reset is an absolute Unix time.
+        "/exhausted" => {
+            let reset = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("time")
+                .as_secs()
+                + 3600;
+            HttpResponse::TooManyRequests()
+                .insert_header(("X-RateLimit-Remaining", "0"))
+                .insert_header(("X-RateLimit-Reset", reset.to_string()))
+                .finish()
+        }
         "/big" => HttpResponse::Ok().content_type("application/json").body(format!("[\"{}\"]", "x".repeat(1024 * 1024))),
         "/binary" => HttpResponse::InternalServerError().content_type("application/octet-stream").body(vec![0xff, 0xfe, 0x00, 0x81]),
         "/malformed" => HttpResponse::Ok().content_type("application/json").body("{\"not\": json"),
