@@ -30,7 +30,7 @@ fn kinds() -> Vec<(&'static str, Value, bool)> {
         ),
         (
             "jobs",
-            json!({"name": "Nightly sync", "interval": 60}),
+            json!({"name": "Nightly sync", "interval": 60, "jobClass": "SynchronizationAction", "arguments": {"synchronizationId": 1}}),
             true,
         ),
         (
