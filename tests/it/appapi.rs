@@ -359,3 +359,88 @@ async fn every_served_route_answers_through_appapi_auth() {
 fn is_missing_item(path: &str) -> bool {
     path.ends_with("/1") || path.contains("/1/")
 }
+
+#[tokio::test]
+async fn a_failing_job_notifies_its_owner_once_per_failure_streak() {
+    use openconnector::jobs::scheduler::{ManualClock, Scheduler, SchedulerSettings};
+    let nextcloud = Nextcloud::start(
+        "openconnector",
+        SECRET,
+        &[("admin", true), ("alice", false)],
+    )
+    .await;
+    let (base, state, dir) = TestApp::spawn_exapp(&nextcloud.base, SECRET, None).await;
+    nextcloud.attach(&base);
+    nextcloud
+        .install_and_enable()
+        .await
+        .expect("install and enable");
+    let send = |method: Method, path: &str, body: Value| {
+        let request = nextcloud.to_exapp(method, path, "admin").json(&body);
+        async move { crate::common::read(request.send().await.expect("answer")).await }
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let dead = format!("http://{}", closed.local_addr().expect("address"));
+    drop(closed);
+    let (_, source) = send(
+        Method::POST,
+        "/api/sources",
+        json!({"name": "Gone", "location": dead}),
+    )
+    .await;
+    let (status, sync) = send(Method::POST, "/api/synchronizations", json!({"name": "Weather", "sourceId": source["id"], "targetId": "1/2", "sourceConfig": {"endpoint": "/objects"}})).await;
+    assert_eq!(status, 201, "{sync}");
+    let failing = json!({"jobClass": "SynchronizationAction", "arguments": {"synchronizationId": sync["id"]}});
+    let (status, job) = send(Method::POST, "/api/jobs", json!({"name": "Weather sync", "userId": "alice", "cron": "*/5 * * * *", "jobClass": failing["jobClass"], "arguments": failing["arguments"]})).await;
+    assert_eq!(status, 201, "{job}");
+    let due = job["nextRun"]
+        .as_str()
+        .and_then(openconnector::db::parse_time)
+        .expect("next run");
+    let clock = std::sync::Arc::new(ManualClock::new(due));
+    let scheduler = Scheduler::new(state.clone(), clock.clone(), SchedulerSettings::default());
+    let run = || async {
+        assert_eq!(scheduler.tick().await.expect("tick"), 1);
+        scheduler.wait_idle().await;
+        clock.advance(chrono::Duration::minutes(5));
+    };
+    let sent = || nextcloud.state.notifications.lock().expect("lock").clone();
+
+    run().await;
+    run().await;
+    assert_eq!(sent().len(), 1, "two failures in a row: one notification");
+    assert_eq!(sent()[0].0, "alice");
+    let params = &sent()[0].1["params"]["subject_params"];
+    assert_eq!(params["rich_subject"], "Job \"Weather sync\" failed");
+    assert!(
+        params["rich_message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Failed to synchronize"),
+        "{params}"
+    );
+    assert!(
+        params["link"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("/jobs/logs?jobId={}", job["id"])),
+        "{params}"
+    );
+
+    // A success ends the streak; the next failure notifies again.
+    let (_, heartbeat) = send(Method::PUT, &format!("/api/jobs/{}", job["id"]), json!({"jobClass": "PingAction", "arguments": {"sourceId": source["id"], "endpoint": format!("{}/heartbeat", base)}})).await;
+    assert_eq!(heartbeat["jobClass"], "PingAction");
+    send(
+        Method::PUT,
+        &format!("/api/jobs/{}", job["id"]),
+        json!({"nextRun": openconnector::db::format_time(due + chrono::Duration::minutes(10))}),
+    )
+    .await;
+    run().await;
+    send(Method::PUT, &format!("/api/jobs/{}", job["id"]), json!({"jobClass": failing["jobClass"], "arguments": failing["arguments"], "nextRun": openconnector::db::format_time(due + chrono::Duration::minutes(15))})).await;
+    run().await;
+    assert_eq!(sent().len(), 2, "a new streak, a new notification");
+    if let Some(dir) = dir {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
