@@ -95,7 +95,8 @@ async fn measure(name: &str, url: &str, total: i64) {
     let stop = Arc::new(AtomicBool::new(false));
     let beside = tokio::spawn(writer(db.clone(), Arc::clone(&stop)));
     let started = Instant::now();
-    let cleaned = retention::clean(&db, chrono::Utc::now().naive_utc(), retention::CLEAN_BATCH)
+    let pace = retention::Pace::for_backend(db.backend());
+    let cleaned = retention::clean(&db, chrono::Utc::now().naive_utc(), pace)
         .await
         .expect("clean");
     let took = started.elapsed();
@@ -108,7 +109,7 @@ async fn measure(name: &str, url: &str, total: i64) {
         took.as_secs_f64(),
         cleaned.deleted as f64 / took.as_secs_f64(),
         cleaned.batches,
-        retention::CLEAN_BATCH
+        pace.batch
     );
     println!(
         "{name}: longest insert wait while cleaning {:.1} ms over {inserts} inserts; alone {:.1} ms; ratio {:.1} (goal: under 100 ms)",

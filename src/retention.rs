@@ -262,24 +262,58 @@ pub struct Cleaned {
     pub batches: u64,
 }
 
-/// Rows per delete: small enough that no other writer waits long for the table.
-pub const CLEAN_BATCH: u32 = 2_000;
+/// How the cleaner spaces its work so that other writers never wait long for a table.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Rows per delete, each its own transaction.
+    pub batch: u32,
+    /// Pause between deletes.
+    pub pause: Duration,
+}
 
-/// Deletes every log expired at `now`, a batch per transaction with a short pause between
-/// batches so other writers get their turn.
-pub async fn clean(db: &Db, now: NaiveDateTime, batch: u32) -> Result<Cleaned, DbError> {
+impl Pace {
+    pub fn for_backend(backend: BackendKind) -> Self {
+        match backend {
+            // SQLite has one writer at a time, and a writer that found the lock taken sleeps
+            // in steps of up to 100 ms before it looks again: short deletes, and pauses long
+            // enough that it finds the lock free when it wakes.
+            BackendKind::Sqlite => Self {
+                batch: 500,
+                pause: Duration::from_millis(25),
+            },
+            // Row locks: other writers only wait for rows they share with the delete.
+            BackendKind::Postgres | BackendKind::Mysql => Self {
+                batch: 1_000,
+                pause: Duration::from_millis(5),
+            },
+        }
+    }
+}
+
+/// Deletes every log expired at `now`, a batch per transaction with a pause between batches.
+pub async fn clean(db: &Db, now: NaiveDateTime, pace: Pace) -> Result<Cleaned, DbError> {
     let mut cleaned = Cleaned::default();
+    let batch = pace.batch;
+    let sqlite = db.backend() == BackendKind::Sqlite;
     for kind in LogKind::ALL {
         loop {
             let deleted = db
-                .run(move |conn| delete_expired_batch(conn, kind, now, batch))
+                .run(move |conn| {
+                    let deleted = delete_expired_batch(conn, kind, now, batch)?;
+                    if sqlite {
+                        // Copy the deletes out of the write-ahead log now, without blocking
+                        // anyone, rather than leave a large checkpoint to a writer's commit.
+                        conn.batch("PRAGMA wal_checkpoint(PASSIVE)")?;
+                    }
+                    Ok::<_, DbError>(deleted)
+                })
                 .await?;
             cleaned.deleted += deleted as u64;
             cleaned.batches += 1;
             if deleted < batch as usize {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(pace.pause).await;
         }
     }
     Ok(cleaned)

@@ -138,6 +138,27 @@ fn build() -> Value {
         "/api/synchronizations/{id}/contracts".into(),
         json!({ "get": contracts }),
     );
+    for (path, method, summary) in ACTIONS {
+        let mut operation = json!({
+            "summary": summary,
+            "operationId": format!("{method}{}", operation_name(path)),
+            "responses": {
+                "200": { "description": "Done", "content": json_content(json!({ "type": "object" })) },
+                "400": error_response("Invalid input, each field named"),
+                "404": error_response("Not found"),
+                "409": error_response("Cannot run now"),
+            }
+        });
+        if path.contains("{id}") {
+            operation["parameters"] = json!([id_parameter()]);
+        }
+        if method != "get" {
+            operation["requestBody"] =
+                json!({ "content": json_content(json!({ "type": "object" })) });
+        }
+        let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
+        entry[method] = operation;
+    }
 
     json!({
         "openapi": "3.1.0",
@@ -155,6 +176,65 @@ fn build() -> Value {
         }
     })
 }
+
+/// Routes that act rather than store: (path, method, summary).
+const ACTIONS: [(&str, &str, &str); 11] = [
+    (
+        "/api/sources/test/{id}",
+        "post",
+        "Call a source once; answers the CallLog",
+    ),
+    (
+        "/api/mappings/test",
+        "post",
+        "Run an unsaved mapping on a sample input",
+    ),
+    (
+        "/api/synchronizations/{id}/run",
+        "post",
+        "Run a synchronization now (`test`, `force`); answers its log",
+    ),
+    (
+        "/api/synchronizations/{id}/test",
+        "post",
+        "Run a synchronization that writes nothing",
+    ),
+    (
+        "/api/synchronizations/{id}/progress",
+        "get",
+        "Progress of a running synchronization",
+    ),
+    (
+        "/api/jobs/run/{id}",
+        "post",
+        "Run a job now (`forceRun`); answers its JobLog",
+    ),
+    (
+        "/api/jobs/test/{id}",
+        "post",
+        "Run a job without moving its schedule; answers its JobLog",
+    ),
+    (
+        "/api/settings",
+        "get",
+        "Retention settings (milliseconds, 0 keeps)",
+    ),
+    (
+        "/api/settings",
+        "put",
+        "Change retention settings: `{retention: {...}}`",
+    ),
+    (
+        "/api/settings/stats",
+        "get",
+        "Counts and sizes of the log tables",
+    ),
+    (
+        "/api/settings/rebase",
+        "post",
+        "Recompute the expiry of stored logs",
+    ),
+];
 
 fn operation_name(path: &str) -> String {
     path.replace(['/', '-'], "_")

@@ -649,7 +649,8 @@ impl Scheduler {
         let state = &self.runner.state;
         let settings = state.db.run(retention::load).await?;
         state.retention.set(settings);
-        retention::clean(&state.db, self.runner.clock.now(), retention::CLEAN_BATCH).await
+        let pace = retention::Pace::for_backend(state.db.backend());
+        retention::clean(&state.db, self.runner.clock.now(), pace).await
     }
 
     /// How many runs are in progress.

@@ -457,7 +457,11 @@ async fn the_cleaner_deletes_exactly_the_expired_logs_and_settings_drive_expiry(
             json!({"total": 10, "expired": 7, "withoutExpiry": 1, "size": 40960})
         );
 
-        let cleaned = retention::clean(&db, now, 3).await.expect("cleaned");
+        let pace = retention::Pace {
+            batch: 3,
+            pause: Duration::ZERO,
+        };
+        let cleaned = retention::clean(&db, now, pace).await.expect("cleaned");
         assert_eq!(cleaned.deleted, 8, "{}", backend.name);
         let (_, stats) = app.get("/api/settings/stats").await;
         assert_eq!(stats["tables"]["callLogs"]["total"], 3);
