@@ -108,7 +108,7 @@ export const ENTITIES = {
 		routeName: 'jobs',
 		path: '/jobs',
 		titleField: 'name',
-		columns: ['name', 'jobClass', 'interval', 'isEnabled', 'nextRun'],
+		columns: ['name', 'jobClass', 'cron', 'isEnabled', 'nextRun', 'status'],
 		filters: [{ name: 'isEnabled', type: 'boolean' }],
 		actions: ['runJob', 'jobLogs'],
 		fields: [
@@ -117,9 +117,11 @@ export const ENTITIES = {
 			{
 				name: 'jobClass',
 				type: 'select',
-				options: ['OCA\\OpenConnector\\Action\\SynchronizationAction', 'OCA\\OpenConnector\\Action\\PingAction', 'OCA\\OpenConnector\\Action\\EventAction'],
+				options: ['OCA\\OpenConnector\\Action\\SynchronizationAction', 'OCA\\OpenConnector\\Action\\PingAction'],
 			},
 			{ name: 'arguments', type: 'keyvalue' },
+			{ name: 'cron', type: 'text' },
+			{ name: 'timeZone', type: 'text' },
 			{ name: 'interval', type: 'number', unit: 'seconds' },
 			{ name: 'executionTime', type: 'number', unit: 'seconds' },
 			{ name: 'isEnabled', type: 'boolean' },

@@ -342,8 +342,8 @@ test('under the AppAPI proxy path: no token needed, API and deep links resolve a
 test('dashboard with data (screenshot for the README)', async () => {
 	for (const name of ['Petstore', 'Open Zaak', 'KvK Handelsregister']) await api('POST', 'sources', { name, location: 'https://example.org' })
 	for (const name of ['Zaak → case', 'Pet → animal']) await api('POST', 'mappings', { name, mapping: { id: '{{ id }}' } })
-	await api('POST', 'synchronizations', { name: 'Cases from Open Zaak' })
-	await api('POST', 'jobs', { name: 'Sync cases', jobClass: 'OCA\\OpenConnector\\Action\\SynchronizationAction', interval: 3600 })
+	const sync = await api('POST', 'synchronizations', { name: 'Cases from Open Zaak' })
+	await api('POST', 'jobs', { name: 'Sync cases', jobClass: 'OCA\\OpenConnector\\Action\\SynchronizationAction', arguments: { synchronizationId: sync.id }, interval: 3600 })
 	const page = await openPage()
 	// No route creates call logs yet, so the log lists are answered with sample logs for this picture.
 	const fixtures = { 'sources/logs': sampleCallLogs(new Date()), 'jobs/logs': sampleJobLogs(new Date()), 'synchronizations/logs': sampleSyncLogs(new Date()) }

@@ -1,1 +1,0 @@
-import"./NcInputField-CCi8yEyd.js";

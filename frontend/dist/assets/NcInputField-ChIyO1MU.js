@@ -1,0 +1,1 @@
+import"./NcInputField-COlUpEh0.js";
