@@ -533,3 +533,101 @@ async fn the_cleaner_deletes_exactly_the_expired_logs_and_settings_drive_expiry(
         );
     }
 }
+
+/// The real binary: a job running when SIGTERM arrives finishes before the process exits, and
+/// is not left "running".
+#[tokio::test]
+async fn on_sigterm_the_service_lets_a_running_job_finish() {
+    let upstream = Upstream::start().await;
+    let dir = std::env::temp_dir().join(format!("openconnector-term-{}", uuid::Uuid::new_v4()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("address")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openconnector"))
+        .env("OPENCONNECTOR_DATA_DIR", &dir)
+        .env("OPENCONNECTOR_BIND", format!("127.0.0.1:{port}"))
+        .env("OPENCONNECTOR_ADMIN_TOKEN", TOKEN)
+        .env("OPENCONNECTOR_JOB_TICK", "1")
+        .env_remove("OPENCONNECTOR_DATABASE_URL")
+        .env_remove("APP_ID")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        let request = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .json(&body);
+        async move { crate::common::read(request.send().await.expect("answer")).await }
+    };
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/api/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the service answers");
+    let (_, source) = call(
+        reqwest::Method::POST,
+        "/api/sources",
+        json!({"name": "Slow", "location": upstream.base}),
+    )
+    .await;
+    let past = openconnector::db::format_time(
+        chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1),
+    );
+    let (status, job) = call(reqwest::Method::POST, "/api/jobs", json!({"name": "slow", "jobClass": "PingAction", "arguments": {"sourceId": source["id"], "endpoint": "/slow"}, "nextRun": past})).await;
+    assert_eq!(status, 201, "{job}");
+    let path = format!("/api/jobs/{}", job["id"]);
+    let mut running = false;
+    for _ in 0..100 {
+        if call(reqwest::Method::GET, &path, Value::Null).await.1["status"] == "running" {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running, "the scheduler picked the job up");
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let exit = child.wait().expect("the service exits");
+    assert!(exit.success(), "{exit:?}");
+
+    let db = openconnector::db::Db::connect(
+        &dir.join("openconnector.sqlite").to_string_lossy(),
+        "oc_openconnector_",
+        1,
+    )
+    .expect("the data file");
+    let id = job["id"].as_i64().expect("id");
+    let stored = db
+        .run_blocking(|conn| {
+            openconnector::db::store::find(
+                conn,
+                &openconnector::db::JOB,
+                &openconnector::db::store::Key::Id(id),
+            )
+        })
+        .expect("read")
+        .expect("the job");
+    assert_eq!(
+        stored["status"], "ok",
+        "finished, not left running: {stored}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
