@@ -9,7 +9,7 @@ use crate::db::listing::ListQuery;
 use crate::db::store::{self, Key, StoreError};
 use crate::db::{CONTRACT, SYNCHRONIZATION};
 use crate::error::AppError;
-use crate::sync::{RunOptions, SyncError};
+use crate::sync::{Mutation, RunOptions, SyncError};
 
 /// `GET /api/synchronizations/{id}/contracts`: the contracts of one synchronization, paged
 /// and filtered like every list.
@@ -41,8 +41,16 @@ pub async fn list_contracts(
     }
 }
 
-/// Body (or query) of a run: `test` and `force`, both optional booleans.
-fn run_options(body: &[u8], request: &HttpRequest, test: bool) -> Result<RunOptions, AppError> {
+/// What a run was asked to do.
+struct RunRequest {
+    options: RunOptions,
+    /// A push run: the object and what happened to it.
+    push: Option<(serde_json::Value, Mutation)>,
+}
+
+/// Body (or query) of a run: `test` and `force`, both optional booleans; `data` (an object)
+/// with `mutationType` (`create`, `update` or `delete`) makes it a push run.
+fn run_request(body: &[u8], request: &HttpRequest, test: bool) -> Result<RunRequest, AppError> {
     let mut options = RunOptions { test, force: false };
     let mut fields: serde_json::Map<String, serde_json::Value> =
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -66,10 +74,46 @@ fn run_options(body: &[u8], request: &HttpRequest, test: bool) -> Result<RunOpti
             }
         }
     }
+    let push = match fields.get("data") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(data @ serde_json::Value::Object(_)) => {
+            let mutation = match fields.get("mutationType") {
+                None | Some(serde_json::Value::Null) => Some(Mutation::Update),
+                Some(value) => value.as_str().and_then(Mutation::parse),
+            };
+            if mutation.is_none() {
+                problems.insert(
+                    "mutationType".to_owned(),
+                    "expected create, update or delete".to_owned(),
+                );
+            }
+            mutation.map(|mutation| (data.clone(), mutation))
+        }
+        Some(_) => {
+            problems.insert("data".to_owned(), "expected an object".to_owned());
+            None
+        }
+    };
     if problems.is_empty() {
-        Ok(options)
+        Ok(RunRequest { options, push })
     } else {
         Err(AppError::invalid_fields(problems))
+    }
+}
+
+/// Runs what was asked: a push run for `data`, else a pull run.
+async fn perform(
+    state: &AppState,
+    id: &str,
+    asked: RunRequest,
+) -> Result<serde_json::Value, AppError> {
+    match asked.push {
+        Some((data, mutation)) => state
+            .sync
+            .push(id, data, mutation, asked.options.test)
+            .await
+            .map_err(sync_error),
+        None => state.sync.run(id, asked.options).await.map_err(sync_error),
     }
 }
 
@@ -88,16 +132,16 @@ fn sync_error(error: SyncError) -> AppError {
     }
 }
 
-/// `POST /api/synchronizations/{id}/run`: runs it now and answers the SynchronizationLog.
+/// `POST /api/synchronizations/{id}/run`: runs it now (a pull run, or a push run for `data`)
+/// and answers the SynchronizationLog.
 pub async fn run(
     state: web::Data<AppState>,
     id: web::Path<String>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let options = run_options(&body, &request, false)?;
-    let log = state.sync.run(&id, options).await.map_err(sync_error)?;
-    Ok(HttpResponse::Ok().json(log))
+    let asked = run_request(&body, &request, false)?;
+    Ok(HttpResponse::Ok().json(perform(&state, &id, asked).await?))
 }
 
 /// `POST /api/synchronizations/{id}/test`: a run that writes nothing.
@@ -107,9 +151,8 @@ pub async fn test(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let options = run_options(&body, &request, true)?;
-    let log = state.sync.run(&id, options).await.map_err(sync_error)?;
-    Ok(HttpResponse::Ok().json(log))
+    let asked = run_request(&body, &request, true)?;
+    Ok(HttpResponse::Ok().json(perform(&state, &id, asked).await?))
 }
 
 /// `GET /api/synchronizations/{id}/progress`: how far a running synchronization is.

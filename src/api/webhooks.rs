@@ -1,6 +1,6 @@
 //! `POST /api/webhooks/openregister`: OpenRegister object events, delivered by Nextcloud's
-//! webhook listeners. Each is kept as an Event, the one place events enter, for the push
-//! synchronizations that react to them.
+//! webhook listeners. Each is kept as an Event, the one place events enter, and starts the
+//! push synchronizations it triggers (in the background: Nextcloud does not wait for them).
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -9,6 +9,7 @@ use super::extract::json_object;
 use crate::app::AppState;
 use crate::db::{EVENT, store};
 use crate::error::AppError;
+use crate::sync::events::ObjectEvent;
 
 pub async fn receive_object_event(
     state: web::Data<AppState>,
@@ -38,5 +39,15 @@ pub async fn receive_object_event(
         .db
         .run(move |conn| store::create(conn, &EVENT, &input))
         .await?;
+    if let Some(object_event) = ObjectEvent::from_webhook(&payload) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            for outcome in state.sync.on_object_event(&object_event).await {
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "A push synchronization for an object event failed.");
+                }
+            }
+        });
+    }
     Ok(HttpResponse::Accepted().json(json!({"id": stored["id"], "uuid": stored["uuid"]})))
 }

@@ -7,7 +7,9 @@
 //! after every page was read without error, and never in test mode.
 
 pub mod contract;
+pub mod events;
 pub mod reader;
+pub mod target;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
@@ -29,10 +31,38 @@ use crate::logic::Rule;
 use crate::mapping::{CompiledMapping, Mapper};
 use contract::{Contract, Outcome};
 use reader::ReadConfig;
+use target::{ApiTarget, Target};
 use writer::{OpenRegisterTarget, RegisterSettings};
 
 /// How many target writes run at once.
 const WRITE_CONCURRENCY: usize = 8;
+
+/// What happened to the object a push run is handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Mutation {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "create" => Some(Self::Create),
+            "update" => Some(Self::Update),
+            "delete" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -77,6 +107,9 @@ pub struct Progress {
 #[derive(Default)]
 pub struct Runs {
     running: Mutex<HashMap<i64, Progress>>,
+    /// Push runs of one synchronization wait for each other (two events for one object must
+    /// not both create it).
+    pushes: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Runs {
@@ -113,6 +146,14 @@ impl Runs {
     /// The progress of some running synchronization (the command line runs only one).
     pub fn progress_of_any(&self) -> Option<Progress> {
         self.lock().values().next().cloned()
+    }
+
+    fn push_lock(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut pushes = self
+            .pushes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(pushes.entry(id).or_default())
     }
 
     fn update(&self, id: i64, change: impl FnOnce(&mut Progress)) {
@@ -162,11 +203,12 @@ struct Run<'a> {
     uuid: String,
     options: RunOptions,
     read: ReadConfig,
-    source: SourceSpec,
+    /// The source read by a pull run (a push run is handed its one object).
+    source: Option<SourceSpec>,
     mapping: Option<Arc<CompiledMapping>>,
     conditions: Option<Rule>,
     /// Shared by the concurrent writes of a page without copying its settings per object.
-    target: Option<Arc<OpenRegisterTarget>>,
+    target: Option<Arc<Target>>,
     /// Objects synced after this time are current (the later of the synchronization's and its
     /// mapping's last change).
     config_changed: Option<NaiveDateTime>,
@@ -198,12 +240,48 @@ impl Synchronizer {
             .and_then(Value::as_i64)
             .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
         let _claim = self.runs.start(id)?;
-        let mut run = self.prepare(id, &row, options).await?;
+        let mut run = self.prepare(id, &row, options, true).await?;
         let read_complete = run.read_all().await;
         if read_complete && !options.test {
             run.delete_vanished().await;
         }
         let log = run.log(started.elapsed().as_secs_f64() * 1000.0, read_complete);
+        self.store_log(log).await
+    }
+
+    /// A push run (intern to extern): writes, or deletes, the one object it is handed, with the
+    /// synchronization's conditions, mapping, contract and target. Always writes (`force`);
+    /// `test` maps and writes nothing.
+    pub async fn push(
+        &self,
+        key: &str,
+        data: Value,
+        mutation: Mutation,
+        test: bool,
+    ) -> Result<Value, SyncError> {
+        let started = Instant::now();
+        let lookup = Key::parse(key);
+        let row = self
+            .db
+            .run(move |conn| store::find(conn, &SYNCHRONIZATION, &lookup))
+            .await?
+            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let id = row
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let lock = self.runs.push_lock(id);
+        let _turn = lock.lock().await;
+        let options = RunOptions { test, force: true };
+        let mut run = self.prepare(id, &row, options, false).await?;
+        run.push(data, mutation).await;
+        let mut log = run.log(started.elapsed().as_secs_f64() * 1000.0, true);
+        log["result"]["type"] = "internToExtern".into();
+        log["result"]["mutationType"] = mutation.as_str().into();
+        self.store_log(log).await
+    }
+
+    async fn store_log(&self, log: Value) -> Result<Value, SyncError> {
         let input = log.as_object().cloned().unwrap_or_default();
         let stored = self
             .db
@@ -212,22 +290,25 @@ impl Synchronizer {
         Ok(stored)
     }
 
+    /// Reads what a run needs; `pull` runs read their source, push runs are handed objects.
     async fn prepare(
         &self,
         id: i64,
         row: &Value,
         options: RunOptions,
+        pull: bool,
     ) -> Result<Run<'_>, SyncError> {
         let config_error =
             |field: &'static str, problem: String| SyncError::Config { field, problem };
-        let source_key =
-            field(row, "sourceId").ok_or_else(|| config_error("sourceId", "is required".into()))?;
-        let source_lookup = Key::parse(source_key);
-        let source_row = self
-            .db
-            .run(move |conn| store::find(conn, &SOURCE, &source_lookup))
-            .await?
-            .ok_or_else(|| config_error("sourceId", format!("no source {source_key:?}")))?;
+        let source = if pull {
+            let source_key = field(row, "sourceId")
+                .ok_or_else(|| config_error("sourceId", "is required".into()))?;
+            Some(SourceSpec::from_row(
+                &self.find_source(source_key, "sourceId").await?,
+            ))
+        } else {
+            None
+        };
         let source_config = match row.get("sourceConfig") {
             Some(Value::Object(config)) => expand_dots(config),
             _ => Map::new(),
@@ -266,6 +347,7 @@ impl Synchronizer {
             ),
             _ => None,
         };
+        let target_id = field(row, "targetId").unwrap_or_default();
         let target = match field(row, "targetType").unwrap_or("register/schema") {
             "register/schema" => {
                 let settings = self.register.clone().ok_or_else(|| {
@@ -274,26 +356,40 @@ impl Synchronizer {
                         "OpenRegister is not configured: set OPENCONNECTOR_OPENREGISTER_URL".into(),
                     )
                 })?;
-                let target_id = field(row, "targetId").unwrap_or_default();
-                Some(Arc::new(
+                Target::Register(
                     OpenRegisterTarget::new(self.http.clone(), settings, target_id)
                         .map_err(|e| config_error("targetId", e))?,
-                ))
+                )
+            }
+            "api" => {
+                let source = self.find_source(target_id, "targetId").await?;
+                let config = match row.get("targetConfig") {
+                    Some(Value::Object(config)) => expand_dots(config),
+                    _ => Map::new(),
+                };
+                let api = ApiTarget::new(
+                    Arc::clone(&self.calls),
+                    SourceSpec::from_row(&source),
+                    &config,
+                )
+                .map_err(|e| config_error("targetConfig", e))?;
+                Target::Api(Box::new(api))
             }
             other => {
                 return Err(config_error(
                     "targetType",
-                    format!("{other:?} targets are not supported yet; use register/schema"),
+                    format!("{other:?} is not a target type; use register/schema or api"),
                 ));
             }
         };
+        let target = Some(Arc::new(target));
         Ok(Run {
             sync: self,
             id,
             uuid: field(row, "uuid").unwrap_or_default().to_owned(),
             options,
             read: ReadConfig::from_source_config(&source_config),
-            source: SourceSpec::from_row(&source_row),
+            source,
             mapping,
             conditions,
             target,
@@ -303,6 +399,19 @@ impl Synchronizer {
             seen: HashSet::new(),
             rate_limit_reset: None,
         })
+    }
+}
+
+impl Synchronizer {
+    async fn find_source(&self, key: &str, field_name: &'static str) -> Result<Value, SyncError> {
+        let lookup = Key::parse(key);
+        self.db
+            .run(move |conn| store::find(conn, &SOURCE, &lookup))
+            .await?
+            .ok_or_else(|| SyncError::Config {
+                field: field_name,
+                problem: format!("no source {key:?}"),
+            })
     }
 }
 
@@ -325,10 +434,15 @@ impl Run<'_> {
                 return false;
             }
         }
+        let Some(source) = self.source.clone() else {
+            self.errors
+                .push(json!({"stage": "fetch", "error": "this run has no source to read"}));
+            return false;
+        };
         let mut request = self.read.first_request(self.id);
         let mut page = 1;
         let mut first_page_size = 0;
-        let mut pending = self.fetch(request.clone());
+        let mut pending = self.fetch(&source, request.clone());
         loop {
             self.sync.runs.update(self.id, |p| {
                 p.stage = "reading";
@@ -376,7 +490,7 @@ impl Run<'_> {
             let next =
                 reader::next_request(&self.read, &request, &body, &response.headers, position);
             // The next page is fetched while this one is mapped and written.
-            let prefetch = next.clone().map(|next| self.fetch(next));
+            let prefetch = next.clone().map(|next| self.fetch(&source, next));
             drop(body);
             if let Err(error) = self.process_page(items).await {
                 if let Some(prefetch) = prefetch {
@@ -402,9 +516,13 @@ impl Run<'_> {
     }
 
     /// Fetches a page on its own task, so reading runs ahead of processing.
-    fn fetch(&self, request: CallRequest) -> tokio::task::JoinHandle<crate::call::CallResponse> {
+    fn fetch(
+        &self,
+        source: &SourceSpec,
+        request: CallRequest,
+    ) -> tokio::task::JoinHandle<crate::call::CallResponse> {
         let calls = Arc::clone(&self.sync.calls);
-        let source = self.source.clone();
+        let source = source.clone();
         tokio::spawn(async move { calls.call(&source, request).await })
     }
 
@@ -536,7 +654,8 @@ impl Run<'_> {
                     .unwrap_or_else(|| {
                         uuid::Uuid::new_v5(&namespace, item.origin_id.as_bytes()).to_string()
                     });
-                let written = target.upsert(&target_id, &item.mapped).await;
+                let known = item.contract.as_ref().and_then(|c| c.target_id.as_deref());
+                let written = target.write(known, &target_id, &item.mapped).await;
                 (item, written)
             }
         }))
@@ -572,6 +691,87 @@ impl Run<'_> {
             .db
             .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
             .await
+    }
+
+    /// Handles the one object of a push run.
+    async fn push(&mut self, data: Value, mutation: Mutation) {
+        self.counts.found = 1;
+        // OpenRegister objects carry their id in `@self.id`; other objects in `id`.
+        if let Some(path) = ["@self.id", "id"].into_iter().find(|path| {
+            matches!(
+                reader::at_path(&data, path),
+                Some(Value::String(_) | Value::Number(_))
+            )
+        }) {
+            path.clone_into(&mut self.read.id_position);
+        }
+        if mutation != Mutation::Delete {
+            if let Err(error) = self.process_page(vec![data]).await {
+                self.errors
+                    .push(json!({"stage": "store", "error": error.to_string()}));
+            }
+            return;
+        }
+        let origin_id = match reader::at_path(&data, &self.read.id_position) {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            Some(Value::Number(id)) => id.to_string(),
+            _ => {
+                self.counts.invalid += 1;
+                self.errors.push(json!({"stage": "object", "error": format!("Could not find origin id in object for key: {}", self.read.id_position)}));
+                return;
+            }
+        };
+        let sync_id = self.id;
+        let lookup = vec![origin_id.clone()];
+        let contract = match self
+            .sync
+            .db
+            .run(move |conn| contract::load(conn, sync_id, &lookup))
+            .await
+        {
+            Ok(mut found) => found.remove(&origin_id),
+            Err(error) => {
+                self.errors
+                    .push(json!({"stage": "store", "error": error.to_string()}));
+                return;
+            }
+        };
+        let (Some(contract), Some(target)) = (contract, self.target.clone()) else {
+            self.counts.skipped += 1;
+            return;
+        };
+        let Some(target_id) = contract.target_id.clone() else {
+            self.counts.skipped += 1;
+            return;
+        };
+        if self.options.test {
+            self.counts.deleted += 1;
+            return;
+        }
+        match target.delete(&target_id).await {
+            Ok(()) => {
+                self.counts.deleted += 1;
+                let outcomes = [Outcome::Deleted {
+                    contract_id: contract.id,
+                }];
+                let now = Utc::now().naive_utc();
+                if let Err(error) = self
+                    .sync
+                    .db
+                    .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
+                    .await
+                {
+                    self.errors
+                        .push(json!({"stage": "store", "error": error.to_string()}));
+                }
+            }
+            Err(error) => {
+                self.counts.invalid += 1;
+                self.errors.push(
+                    json!({"stage": "delete", "originId": origin_id, "error": error.to_string()}),
+                );
+            }
+        }
     }
 
     /// Deletes the target objects whose source objects were not in this (complete) read.

@@ -36,10 +36,14 @@ pub struct RegisterSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("OpenRegister could not be reached: {0}")]
-    Unreachable(String),
-    #[error("OpenRegister answered {status}: {message}")]
-    Refused { status: u16, message: String },
+    #[error("{target} could not be reached: {cause}")]
+    Unreachable { target: &'static str, cause: String },
+    #[error("{target} answered {status}: {message}")]
+    Refused {
+        target: &'static str,
+        status: u16,
+        message: String,
+    },
 }
 
 impl WriteError {
@@ -47,7 +51,7 @@ impl WriteError {
     pub fn is_target_failure(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable(_)
+            Self::Unreachable { .. }
                 | Self::Refused {
                     status: 401 | 403 | 404 | 500..=599,
                     ..
@@ -55,6 +59,8 @@ impl WriteError {
         )
     }
 }
+
+const OPENREGISTER: &str = "OpenRegister";
 
 /// One register and schema to write to.
 #[derive(Clone)]
@@ -129,7 +135,10 @@ impl OpenRegisterTarget {
                     let text = response.text().await.unwrap_or_default();
                     Ok((status, text))
                 }
-                Err(error) => Err(WriteError::Unreachable(error.to_string())),
+                Err(error) => Err(WriteError::Unreachable {
+                    target: OPENREGISTER,
+                    cause: error.to_string(),
+                }),
             };
             let transient = match &outcome {
                 Ok((status, _)) => Some(*status),
@@ -161,6 +170,7 @@ impl OpenRegisterTarget {
             .await?;
         if !(200..300).contains(&status) {
             return Err(WriteError::Refused {
+                target: OPENREGISTER,
                 status,
                 message: text.chars().take(500).collect(),
             });
@@ -182,6 +192,7 @@ impl OpenRegisterTarget {
             Ok(())
         } else {
             Err(WriteError::Refused {
+                target: OPENREGISTER,
                 status,
                 message: text.chars().take(500).collect(),
             })
@@ -196,6 +207,7 @@ impl OpenRegisterTarget {
             Ok(())
         } else {
             Err(WriteError::Refused {
+                target: OPENREGISTER,
                 status,
                 message: text.chars().take(300).collect(),
             })

@@ -354,3 +354,218 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A synchronization into another Source's API: POST on create (the id read from the answer),
+/// PUT on update, DELETE for vanished objects, nothing for unchanged ones.
+#[tokio::test]
+async fn an_api_target_gets_creates_updates_and_deletes() {
+    for backend in backends() {
+        let app = TestApp::spawn(&backend).await;
+        let upstream = Upstream::start().await;
+        *upstream.state.objects.lock().expect("lock") =
+            (1..=15).map(|n| zaak(n, &format!("Zaak {n}"))).collect();
+        let (_, source) = app
+            .post(
+                "/api/sources",
+                &json!({"name": "Zaken API", "location": upstream.base}),
+            )
+            .await;
+        let (_, target) = app
+            .post(
+                "/api/sources",
+                &json!({"name": "Cases API", "location": upstream.base}),
+            )
+            .await;
+        let (_, mapping) = app.post("/api/mappings", &json!({"name": "Case", "mapping": {"title": "{{ omschrijving }}", "origin": "id"}})).await;
+        let (status, sync) = app.post("/api/synchronizations", &json!({
+            "name": "Zaken to cases", "sourceId": source["id"],
+            "sourceConfig": {"endpoint": "/objects", "resultsPosition": "results"},
+            "sourceTargetMapping": mapping["id"], "targetType": "api", "targetId": target["id"],
+            "targetConfig": {"endpoint": "/items", "idPosition": "data.id", "updateEndpoint": "/items/{{ originId }}"}
+        })).await;
+        assert_eq!(status, 201, "{sync}");
+        let run = || async {
+            let (status, log) = app
+                .post(
+                    &format!("/api/synchronizations/{}/run", sync["id"]),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(status, 200, "{log}");
+            log
+        };
+        let first = run().await;
+        assert_eq!(
+            counts(&first),
+            [15, 0, 15, 0, 0, 0],
+            "{}: {first}",
+            backend.name
+        );
+        assert_eq!(upstream.state.items.lock().expect("lock").len(), 15);
+        let (_, contracts) = app
+            .get(&format!(
+                "/api/synchronizations/{}/contracts?_limit=50",
+                sync["id"]
+            ))
+            .await;
+        assert!(
+            contracts["results"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .all(|c| c["targetId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("item-"))),
+            "{contracts}"
+        );
+
+        assert_eq!(
+            counts(&run().await),
+            [15, 15, 0, 0, 0, 0],
+            "unchanged: nothing sent"
+        );
+        {
+            let mut objects = upstream.state.objects.lock().expect("lock");
+            objects[0] = zaak(1, "Zaak 1, edited");
+            objects.truncate(12);
+        }
+        assert_eq!(
+            counts(&run().await),
+            [12, 11, 0, 1, 3, 0],
+            "{}",
+            backend.name
+        );
+        let items = upstream.state.items.lock().expect("lock").clone();
+        assert_eq!(items.len(), 12);
+        let edited = items
+            .values()
+            .filter(|item| item["title"] == "Zaak 1, edited")
+            .count();
+        assert_eq!(edited, 1, "updated in place");
+    }
+}
+
+/// Push runs (intern to extern): an object handed to the run endpoint, or announced by an
+/// OpenRegister object event, is created, updated and deleted in an API target.
+#[tokio::test]
+async fn push_runs_follow_objects_from_the_run_endpoint_and_from_object_events() {
+    for backend in backends() {
+        let app = TestApp::spawn(&backend).await;
+        let upstream = Upstream::start().await;
+        let (_, target) = app
+            .post(
+                "/api/sources",
+                &json!({"name": "Cases API", "location": upstream.base}),
+            )
+            .await;
+        let (_, mapping) = app.post("/api/mappings", &json!({"name": "Case", "mapping": {"title": "{{ naam }}", "register": "@self.register"}})).await;
+        let (status, sync) = app.post("/api/synchronizations", &json!({
+            "name": "Zaken out", "sourceType": "register/schema", "sourceId": "1/2",
+            "sourceTargetMapping": mapping["id"], "targetType": "api", "targetId": target["id"],
+            "targetConfig": {"endpoint": "/items", "idPosition": "data.id"},
+            "conditions": {"!=": [{"var": "naam"}, "secret"]}
+        })).await;
+        assert_eq!(status, 201, "{sync}");
+        let push = |body: Value| {
+            let app = &app;
+            let path = format!("/api/synchronizations/{}/run", sync["id"]);
+            async move {
+                let (status, log) = app.post(&path, &body).await;
+                assert_eq!(status, 200, "{log}");
+                log
+            }
+        };
+        let object = |naam: &str| json!({"naam": naam, "@self": {"id": "0d2a8f0e-0000-4000-8000-000000000001", "register": 1, "schema": 2}});
+
+        let created = push(json!({"data": object("Eerste"), "mutationType": "create"})).await;
+        assert_eq!(created["result"]["type"], "internToExtern");
+        assert_eq!(
+            counts(&created),
+            [1, 0, 1, 0, 0, 0],
+            "{}: {created}",
+            backend.name
+        );
+        assert_eq!(
+            upstream.state.items.lock().expect("lock")["item-1"],
+            json!({"title": "Eerste", "register": 1})
+        );
+
+        let updated = push(json!({"data": object("Tweede"), "mutationType": "update"})).await;
+        assert_eq!(counts(&updated), [1, 0, 0, 1, 0, 0], "{updated}");
+        assert_eq!(
+            upstream.state.items.lock().expect("lock")["item-1"]["title"],
+            "Tweede"
+        );
+
+        let skipped = push(json!({"data": object("secret")})).await;
+        assert_eq!(
+            counts(&skipped),
+            [1, 1, 0, 0, 0, 0],
+            "conditions hold pushes too"
+        );
+
+        let test = push(json!({"data": object("Proef"), "test": true})).await;
+        assert_eq!(counts(&test), [1, 0, 0, 1, 0, 0]);
+        assert_eq!(
+            upstream.state.items.lock().expect("lock")["item-1"]["title"],
+            "Tweede",
+            "a test writes nothing"
+        );
+
+        let deleted = push(json!({"data": object("Tweede"), "mutationType": "delete"})).await;
+        assert_eq!(counts(&deleted), [1, 0, 0, 0, 1, 0], "{deleted}");
+        assert!(upstream.state.items.lock().expect("lock").is_empty());
+
+        let (status, bad) = app
+            .post(
+                &format!("/api/synchronizations/{}/run", sync["id"]),
+                &json!({"data": object("x"), "mutationType": "rename"}),
+            )
+            .await;
+        assert_eq!(status, 400);
+        assert!(bad["details"]["mutationType"].is_string(), "{bad}");
+
+        // An object event from Nextcloud's webhook listeners starts the same push.
+        let event = json!({"user": {"uid": "admin"}, "event": {"class": "OCA\\OpenRegister\\Event\\ObjectCreatedEvent",
+            "object": {"uuid": "0d2a8f0e-0000-4000-8000-000000000002", "register": 1, "schema": 2, "object": {"naam": "Via event"}}}});
+        let (status, _) = app.post("/api/webhooks/openregister", &event).await;
+        assert_eq!(status, 202);
+        let mut arrived = false;
+        for _ in 0..100 {
+            if upstream
+                .state
+                .items
+                .lock()
+                .expect("lock")
+                .values()
+                .any(|item| item["title"] == "Via event")
+            {
+                arrived = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(arrived, "{}: the event pushed the object", backend.name);
+
+        // `triggerOnlyOnEvents` holds back the mutations it does not name.
+        app.send(
+            Method::PUT,
+            &format!("/api/synchronizations/{}", sync["id"]),
+            &json!({"sourceConfig": {"triggerOnlyOnEvents": ["CREATE"]}}),
+        )
+        .await;
+        let update = json!({"event": {"class": "OCA\\OpenRegister\\Event\\ObjectUpdatedEvent",
+            "object": {"uuid": "0d2a8f0e-0000-4000-8000-000000000002", "register": 1, "schema": 2, "object": {"naam": "Changed"}}}});
+        app.post("/api/webhooks/openregister", &update).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            upstream
+                .state
+                .items
+                .lock()
+                .expect("lock")
+                .values()
+                .all(|item| item["title"] != "Changed")
+        );
+    }
+}

@@ -20,6 +20,9 @@ pub struct UpstreamState {
     pub objects: Mutex<Vec<Value>>,
     /// A page of `/objects` that answers 500.
     pub failing_page: Mutex<Option<u64>>,
+    /// The writable `/items` collection (an API target): id → object, and the count of creates.
+    pub items: Mutex<std::collections::BTreeMap<String, Value>>,
+    created: Mutex<u32>,
     /// Key the `/jwt` route verifies with: (algorithm, PEM or secret).
     pub jwt_key: Mutex<Option<(jsonwebtoken::Algorithm, Vec<u8>)>>,
 }
@@ -82,6 +85,32 @@ fn headers_json(request: &HttpRequest) -> Value {
         .into()
 }
 
+/// `/items`: POST creates (`{"data": {"id": …}}` answered, the id nested as some APIs do),
+/// PUT `/items/{id}` replaces, DELETE `/items/{id}` removes; unknown ids are 404.
+fn items(request: &HttpRequest, body: &[u8], state: &UpstreamState) -> HttpResponse {
+    let mut items = state.items.lock().expect("lock");
+    let id = request.path().strip_prefix("/items/").map(str::to_owned);
+    let object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match (request.method().as_str(), id) {
+        ("POST", None) => {
+            let mut created = state.created.lock().expect("lock");
+            *created += 1;
+            let id = format!("item-{created}");
+            items.insert(id.clone(), object.clone());
+            HttpResponse::Created().json(json!({"data": {"id": id, "object": object}}))
+        }
+        ("PUT", Some(id)) if items.contains_key(&id) => {
+            items.insert(id.clone(), object.clone());
+            HttpResponse::Ok().json(json!({"data": {"id": id, "object": object}}))
+        }
+        ("DELETE", Some(id)) if items.remove(&id).is_some() => HttpResponse::NoContent().finish(),
+        ("GET", None) => {
+            HttpResponse::Ok().json(json!({"results": items.values().collect::<Vec<_>>()}))
+        }
+        _ => HttpResponse::NotFound().json(json!({"error": "no such item"})),
+    }
+}
+
 async fn handle(
     request: HttpRequest,
     body: web::Bytes,
@@ -96,6 +125,9 @@ async fn handle(
     };
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    if path == "/items" || path.starts_with("/items/") {
+        return items(&request, &body, &state);
+    }
     match path.as_str() {
         "/echo" => HttpResponse::Ok().json(json!({
             "method": request.method().as_str(),
