@@ -37,10 +37,11 @@ pub const COLLECTIONS: [(&str, &Entity); 9] = [
 ];
 
 /// Log lists (read and delete; logs are written by the service itself), newest first.
-pub const LOGS: [(&str, &Entity); 3] = [
+pub const LOGS: [(&str, &Entity); 4] = [
     ("sources/logs", &db::CALL_LOG),
     ("jobs/logs", &db::JOB_LOG),
     ("synchronizations/logs", &db::SYNCHRONIZATION_LOG),
+    ("synchronizations/contracts/logs", &db::CONTRACT_LOG),
 ];
 
 /// Registers every route. Routes without authentication come first; everything else under

@@ -9,12 +9,13 @@ use sha2::{Digest, Sha256};
 
 use crate::db::sql::Bind;
 use crate::db::store::{self, StoreError};
-use crate::db::{CONTRACT, Conn, format_time, parse_time};
+use crate::db::{CONTRACT, CONTRACT_LOG, Conn, format_time, parse_time};
 
 /// A contract as the run needs it.
 #[derive(Debug, Clone)]
 pub struct Contract {
     pub id: i64,
+    pub uuid: String,
     pub origin_id: String,
     pub origin_hash: Option<String>,
     pub target_id: Option<String>,
@@ -89,17 +90,21 @@ pub fn load(
     Ok(found)
 }
 
-/// Every contract of a synchronization that points at a target object: (contract id, origin
-/// id, target id).
-pub fn with_targets(
-    conn: &mut Conn,
-    synchronization_id: i64,
-) -> Result<Vec<(i64, String, String)>, StoreError> {
+/// A contract that points at a target object.
+pub struct Targeted {
+    pub id: i64,
+    pub uuid: String,
+    pub origin_id: String,
+    pub target_id: String,
+}
+
+/// Every contract of a synchronization that points at a target object.
+pub fn with_targets(conn: &mut Conn, synchronization_id: i64) -> Result<Vec<Targeted>, StoreError> {
     let (table, _) = conn.table(&CONTRACT);
     let cast = conn.text_type();
     let mut sql = conn.sql();
     sql.push(&format!(
-        "SELECT CAST(id AS {cast}), origin_id, target_id FROM {table} WHERE synchronization_id = "
+        "SELECT CAST(id AS {cast}), uuid, origin_id, target_id FROM {table} WHERE synchronization_id = "
     ))
     .bind(Bind::Text(Some(synchronization_id.to_string())))
     .push(" AND target_id IS NOT NULL");
@@ -108,12 +113,12 @@ pub fn with_targets(
         .into_iter()
         .filter_map(|row| {
             let mut values = row.0.into_iter();
-            let id = values.next().flatten()?.parse().ok()?;
-            Some((
-                id,
-                values.next().flatten().unwrap_or_default(),
-                values.next().flatten()?,
-            ))
+            Some(Targeted {
+                id: values.next().flatten()?.parse().ok()?,
+                uuid: values.next().flatten().unwrap_or_default(),
+                origin_id: values.next().flatten().unwrap_or_default(),
+                target_id: values.next().flatten()?,
+            })
         })
         .collect())
 }
@@ -121,6 +126,7 @@ pub fn with_targets(
 fn from_json(value: &Value) -> Option<Contract> {
     Some(Contract {
         id: value.get("id")?.as_i64()?,
+        uuid: value.get("uuid")?.as_str()?.to_owned(),
         origin_id: value.get("originId")?.as_str()?.to_owned(),
         origin_hash: value
             .get("originHash")
@@ -144,23 +150,64 @@ pub enum Outcome {
     Checked { contract_id: i64 },
     /// Written to the target (created or updated).
     Written {
-        contract_id: Option<i64>,
+        /// The stored contract (id, uuid), if there is one.
+        contract: Option<(i64, String)>,
         origin_id: String,
         origin_hash: String,
         target_id: String,
         target_hash: String,
         created: bool,
+        /// The object as read and as written, for the contract log.
+        source: Option<Value>,
+        target: Value,
     },
     /// Removed from the target.
-    Deleted { contract_id: i64 },
+    Deleted {
+        contract_id: i64,
+        contract_uuid: String,
+    },
+}
+
+/// What every contract log of a run shares.
+pub struct LogContext {
+    pub synchronization: String,
+    pub log: String,
+    pub force: bool,
+    pub expires: Option<NaiveDateTime>,
+}
+
+impl LogContext {
+    fn row(
+        &self,
+        contract: &str,
+        result: &str,
+        source: Option<&Value>,
+        target: Option<&Value>,
+        now: NaiveDateTime,
+    ) -> Result<Vec<Bind>, StoreError> {
+        let row = json!({
+            "uuid": uuid::Uuid::new_v4().to_string(),
+            "message": format!("{result} of contract {contract}"),
+            "synchronizationId": self.synchronization,
+            "synchronizationContractId": contract,
+            "synchronizationLogId": self.log,
+            "source": source, "target": target,
+            "targetResult": result,
+            "test": false, "force": self.force,
+            "expires": self.expires.map(format_time),
+            "created": format_time(now),
+        });
+        store::row_binds(&CONTRACT_LOG, row.as_object().unwrap_or(&Map::new()))
+    }
 }
 
 /// Stores a page's outcomes in one transaction: new contracts in one insert, changes as
-/// updates by id.
+/// updates by id, and a contract log per write or delete in one insert.
 pub fn save(
     conn: &mut Conn,
     synchronization_id: i64,
     outcomes: &[Outcome],
+    logs: &LogContext,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     conn.transaction(|conn| {
@@ -168,13 +215,16 @@ pub fn save(
         let table = table.to_owned();
         let stamp = Bind::Time(Some(now));
         let mut new_rows = Vec::new();
+        let mut log_rows = Vec::new();
         let mut checked = Vec::new();
         for outcome in outcomes {
             match outcome {
                 Outcome::Checked { contract_id } => checked.push(*contract_id),
-                Outcome::Written { contract_id: None, origin_id, origin_hash, target_id, target_hash, .. } => {
+                Outcome::Written { contract: None, origin_id, origin_hash, target_id, target_hash, source, target, .. } => {
+                    let uuid = uuid::Uuid::new_v4().to_string();
+                    log_rows.push(logs.row(&uuid, "create", source.as_ref(), Some(target), now)?);
                     let row = json!({
-                        "uuid": uuid::Uuid::new_v4().to_string(),
+                        "uuid": uuid,
                         "version": "0.0.1",
                         "synchronizationId": synchronization_id.to_string(),
                         "originId": origin_id, "originHash": origin_hash,
@@ -186,7 +236,9 @@ pub fn save(
                     });
                     new_rows.push(store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))?);
                 }
-                Outcome::Written { contract_id: Some(id), origin_hash, target_id, target_hash, created, .. } => {
+                Outcome::Written { contract: Some((id, uuid)), origin_hash, target_id, target_hash, created, source, target, .. } => {
+                    let action = if *created { "create" } else { "update" };
+                    log_rows.push(logs.row(uuid, action, source.as_ref(), Some(target), now)?);
                     let mut sql = conn.sql();
                     sql.push(&format!("UPDATE {table} SET origin_hash = "))
                         .bind(Bind::Text(Some(origin_hash.clone())))
@@ -195,14 +247,15 @@ pub fn save(
                         .push(", target_hash = ")
                         .bind(Bind::Text(Some(target_hash.clone())))
                         .push(", target_last_action = ")
-                        .bind(Bind::Text(Some(if *created { "create" } else { "update" }.to_owned())));
+                        .bind(Bind::Text(Some(action.to_owned())));
                     for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
                         sql.push(&format!(", {column} = ")).bind(stamp.clone());
                     }
                     sql.push(" WHERE id = ").bind(Bind::Int(Some(*id)));
                     conn.execute(&sql)?;
                 }
-                Outcome::Deleted { contract_id } => {
+                Outcome::Deleted { contract_id, contract_uuid } => {
+                    log_rows.push(logs.row(contract_uuid, "delete", None, None, now)?);
                     let mut sql = conn.sql();
                     sql.push(&format!("UPDATE {table} SET target_id = NULL, target_hash = NULL, target_last_action = 'delete', target_last_changed = "))
                         .bind(stamp.clone())
@@ -216,6 +269,9 @@ pub fn save(
         }
         if !new_rows.is_empty() {
             store::insert_rows(conn, &CONTRACT, &new_rows)?;
+        }
+        if !log_rows.is_empty() {
+            store::insert_rows(conn, &CONTRACT_LOG, &log_rows)?;
         }
         for chunk in checked.chunks(500) {
             let mut sql = conn.sql();

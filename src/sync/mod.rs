@@ -217,6 +217,54 @@ struct Run<'a> {
     seen: HashSet<String>,
     /// When the source refused a page for its rate limit: when it may be asked again (Unix).
     rate_limit_reset: Option<u64>,
+    /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
+    log_uuid: String,
+    timing: Timing,
+}
+
+/// Time spent per stage of a run (stages overlap: pages are read while others are written).
+#[derive(Debug, Default)]
+struct Timing {
+    /// Waiting for source pages.
+    fetch: std::time::Duration,
+    /// Reading the contracts of a page.
+    contracts_read: std::time::Duration,
+    mapping: std::time::Duration,
+    writing: std::time::Duration,
+    contracts_save: std::time::Duration,
+    deleting: std::time::Duration,
+}
+
+impl Timing {
+    fn to_json(&self, total_ms: f64, found: u64) -> Value {
+        let stages = [
+            ("fetch", self.fetch),
+            ("contracts_read", self.contracts_read),
+            ("mapping", self.mapping),
+            ("writing", self.writing),
+            ("contracts_save", self.contracts_save),
+            ("deleting", self.deleting),
+        ];
+        let slowest = stages.iter().max_by_key(|(_, d)| *d).map(|(name, _)| *name);
+        let stages: Map<String, Value> = stages
+            .iter()
+            .map(|(name, d)| {
+                (
+                    (*name).to_owned(),
+                    json!({"duration_ms": d.as_secs_f64() * 1000.0}),
+                )
+            })
+            .collect();
+        json!({
+            "stages": stages,
+            "total_ms": total_ms,
+            "summary": {
+                "slowest_stage": slowest,
+                "objects_per_second": if total_ms > 0.0 { found as f64 * 1000.0 / total_ms } else { 0.0 },
+            },
+            "objects_per_second": if total_ms > 0.0 { found as f64 * 1000.0 / total_ms } else { 0.0 },
+        })
+    }
 }
 
 fn field<'a>(row: &'a Value, name: &str) -> Option<&'a str> {
@@ -398,6 +446,8 @@ impl Synchronizer {
             errors: Vec::new(),
             seen: HashSet::new(),
             rate_limit_reset: None,
+            log_uuid: uuid::Uuid::new_v4().to_string(),
+            timing: Timing::default(),
         })
     }
 }
@@ -415,10 +465,12 @@ impl Synchronizer {
     }
 }
 
-/// An object ready to write: its origin id, the source object's hash and the mapped object.
+/// An object ready to write: its origin id, the source object and its hash, and the mapped
+/// object.
 struct Pending {
     origin_id: String,
     origin_hash: String,
+    source: Value,
     mapped: Value,
     contract: Option<Contract>,
 }
@@ -448,7 +500,10 @@ impl Run<'_> {
                 p.stage = "reading";
                 p.page = page;
             });
-            let response = match pending.await {
+            let waiting = Instant::now();
+            let awaited = pending.await;
+            self.timing.fetch += waiting.elapsed();
+            let response = match awaited {
                 Ok(response) => response,
                 Err(error) => {
                     self.errors
@@ -561,11 +616,13 @@ impl Run<'_> {
         }
         let sync_id = self.id;
         let origin_ids: Vec<String> = objects.iter().map(|(origin, _)| origin.clone()).collect();
+        let reading = Instant::now();
         let mut contracts = self
             .sync
             .db
             .run(move |conn| contract::load(conn, sync_id, &origin_ids))
             .await?;
+        self.timing.contracts_read += reading.elapsed();
 
         let mut outcomes = Vec::with_capacity(objects.len());
         let mut to_map = Vec::new();
@@ -591,6 +648,7 @@ impl Run<'_> {
         }
 
         // Mapping is CPU work that may read stored mappings: off the async workers.
+        let mapping_started = Instant::now();
         let mapping = self.mapping.clone();
         let mapped = tokio::task::spawn_blocking(move || {
             to_map
@@ -598,21 +656,23 @@ impl Run<'_> {
                 .map(|(origin_id, origin_hash, item, contract)| {
                     let mapped = match &mapping {
                         Some(mapping) => mapping.apply(&item).map_err(|e| e.to_string()),
-                        None => Ok(item),
+                        None => Ok(item.clone()),
                     };
-                    (origin_id, origin_hash, mapped, contract)
+                    (origin_id, origin_hash, item, mapped, contract)
                 })
                 .collect::<Vec<_>>()
         })
         .await
         .map_err(|e| StoreError::Db(crate::db::DbError::Task(e.to_string())))?;
 
+        self.timing.mapping += mapping_started.elapsed();
         let mut pending = Vec::with_capacity(mapped.len());
-        for (origin_id, origin_hash, mapped, contract) in mapped {
+        for (origin_id, origin_hash, source, mapped, contract) in mapped {
             match mapped {
                 Ok(mapped) => pending.push(Pending {
                     origin_id,
                     origin_hash,
+                    source,
                     mapped,
                     contract,
                 }),
@@ -644,6 +704,7 @@ impl Run<'_> {
             &uuid::Uuid::NAMESPACE_URL,
             format!("openconnector:synchronization:{}", self.uuid).as_bytes(),
         );
+        let writing = Instant::now();
         let writes = futures_util::stream::iter(pending.into_iter().map(|item| {
             let target = Arc::clone(&target);
             async move {
@@ -672,12 +733,14 @@ impl Run<'_> {
                         self.counts.updated += 1;
                     }
                     outcomes.push(Outcome::Written {
-                        contract_id: item.contract.map(|c| c.id),
+                        contract: item.contract.map(|c| (c.id, c.uuid)),
                         target_hash: contract::hash(&item.mapped),
                         origin_id: item.origin_id,
                         origin_hash: item.origin_hash,
                         target_id,
                         created,
+                        source: Some(item.source),
+                        target: item.mapped,
                     });
                 }
                 Err(error) => {
@@ -686,11 +749,33 @@ impl Run<'_> {
                 }
             }
         }
+        self.timing.writing += writing.elapsed();
+        self.save_outcomes(outcomes).await
+    }
+
+    /// Stores outcomes with their contract logs.
+    async fn save_outcomes(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
+        let saving = Instant::now();
+        let sync_id = self.id;
         let now = Utc::now().naive_utc();
-        self.sync
+        let logs = contract::LogContext {
+            synchronization: self.uuid.clone(),
+            log: self.log_uuid.clone(),
+            force: self.options.force,
+            expires: self.sync.retention.get().expires(
+                crate::retention::LogKind::Contract,
+                true,
+                None,
+                now,
+            ),
+        };
+        let saved = self
+            .sync
             .db
-            .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
-            .await
+            .run(move |conn| contract::save(conn, sync_id, &outcomes, &logs, now))
+            .await;
+        self.timing.contracts_save += saving.elapsed();
+        saved
     }
 
     /// Handles the one object of a push run.
@@ -751,16 +836,11 @@ impl Run<'_> {
         match target.delete(&target_id).await {
             Ok(()) => {
                 self.counts.deleted += 1;
-                let outcomes = [Outcome::Deleted {
+                let outcomes = vec![Outcome::Deleted {
                     contract_id: contract.id,
+                    contract_uuid: contract.uuid,
                 }];
-                let now = Utc::now().naive_utc();
-                if let Err(error) = self
-                    .sync
-                    .db
-                    .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
-                    .await
-                {
+                if let Err(error) = self.save_outcomes(outcomes).await {
                     self.errors
                         .push(json!({"stage": "store", "error": error.to_string()}));
                 }
@@ -794,28 +874,35 @@ impl Run<'_> {
                 return;
             }
         };
-        let mut outcomes = Vec::new();
-        for (contract_id, origin_id, target_id) in known
+        let deleting = Instant::now();
+        let vanished = known
             .into_iter()
-            .filter(|(_, origin, _)| !self.seen.contains(origin))
-        {
-            match target.delete(&target_id).await {
+            .filter(|contract| !self.seen.contains(&contract.origin_id));
+        let deletes = futures_util::stream::iter(vanished.map(|contract| {
+            let target = Arc::clone(&target);
+            async move {
+                let deleted = target.delete(&contract.target_id).await;
+                (contract, deleted)
+            }
+        }))
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+        let mut outcomes = Vec::new();
+        for (contract, deleted) in deletes {
+            match deleted {
                 Ok(()) => {
                     self.counts.deleted += 1;
-                    outcomes.push(Outcome::Deleted { contract_id });
+                    outcomes.push(Outcome::Deleted {
+                        contract_id: contract.id,
+                        contract_uuid: contract.uuid,
+                    });
                 }
-                Err(error) => self.errors.push(
-                    json!({"stage": "delete", "originId": origin_id, "error": error.to_string()}),
-                ),
+                Err(error) => self.errors.push(json!({"stage": "delete", "originId": contract.origin_id, "error": error.to_string()})),
             }
         }
-        let now = Utc::now().naive_utc();
-        if let Err(error) = self
-            .sync
-            .db
-            .run(move |conn| contract::save(conn, sync_id, &outcomes, now))
-            .await
-        {
+        self.timing.deleting += deleting.elapsed();
+        if let Err(error) = self.save_outcomes(outcomes).await {
             self.errors
                 .push(json!({"stage": "delete", "error": error.to_string()}));
         }
@@ -844,6 +931,7 @@ impl Run<'_> {
             now,
         );
         json!({
+            "uuid": self.log_uuid,
             "message": message.chars().take(255).collect::<String>(),
             "synchronizationId": self.uuid,
             "result": {
@@ -852,8 +940,7 @@ impl Run<'_> {
                 "complete": read_complete,
                 "errors": self.errors.iter().take(100).collect::<Vec<_>>(),
                 "rateLimitReset": self.rate_limit_reset,
-                "timing": {"total_ms": milliseconds,
-                           "objects_per_second": if milliseconds > 0.0 { self.counts.found as f64 * 1000.0 / milliseconds } else { 0.0 }},
+                "timing": self.timing.to_json(milliseconds, self.counts.found),
             },
             "test": self.options.test,
             "force": self.options.force,
