@@ -115,7 +115,7 @@ impl SourceSpec {
 /// `{{ 'now'|date('U') }}`) once, with the source in context, as the PHP app does before each
 /// call. Token placements (`oauthToken(source)` …) are left for the call, which knows the token;
 /// a template that fails keeps its text and is logged.
-fn render_templates(value: &mut Value, context: &Value) {
+pub fn render_templates(value: &mut Value, context: &Value) {
     match value {
         Value::String(text) if text.contains("{{") || text.contains("{%") => {
             let places_token = ["oauthToken(", "jwtToken(", "decosToken("]

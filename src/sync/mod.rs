@@ -206,6 +206,9 @@ struct Run<'a> {
     /// The source read by a pull run (a push run is handed its one object).
     source: Option<SourceSpec>,
     mapping: Option<Arc<CompiledMapping>>,
+    /// Maps a source object before it is hashed (`sourceHashMapping`), so fields that change
+    /// without meaning (timestamps) do not trigger writes.
+    hash_mapping: Option<Arc<CompiledMapping>>,
     conditions: Option<Rule>,
     /// Shared by the concurrent writes of a page without copying its settings per object.
     target: Option<Arc<Target>>,
@@ -293,8 +296,47 @@ impl Synchronizer {
         if read_complete && !options.test {
             run.delete_vanished().await;
         }
-        let log = run.log(started.elapsed().as_secs_f64() * 1000.0, read_complete);
+        let follow_ups = self.follow_ups(&row, options).await;
+        let mut log = run.log(started.elapsed().as_secs_f64() * 1000.0, read_complete);
+        if !follow_ups.is_empty() {
+            log["result"]["followUps"] = Value::Array(follow_ups);
+        }
         self.store_log(log).await
+    }
+
+    /// Runs the synchronizations in `followUps`, with the same flags; answers what each did.
+    async fn follow_ups(&self, row: &Value, options: RunOptions) -> Vec<Value> {
+        let keys: Vec<String> = match row.get("followUps") {
+            Some(Value::Array(keys)) => keys
+                .iter()
+                .filter_map(|key| match key {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut done = Vec::with_capacity(keys.len());
+        for key in keys {
+            // A cycle of follow-ups ends at the first synchronization already running.
+            done.push(match self.run_boxed(&key, options).await {
+                Ok(log) => {
+                    json!({"synchronization": key, "log": log["uuid"], "message": log["message"]})
+                }
+                Err(error) => json!({"synchronization": key, "error": error.to_string()}),
+            });
+        }
+        done
+    }
+
+    fn run_boxed<'a>(
+        &'a self,
+        key: &'a str,
+        options: RunOptions,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, SyncError>> + Send + 'a>>
+    {
+        Box::pin(self.run(key, options))
     }
 
     /// A push run (intern to extern): writes, or deletes, the one object it is handed, with the
@@ -357,37 +399,35 @@ impl Synchronizer {
         } else {
             None
         };
-        let source_config = match row.get("sourceConfig") {
+        let mut source_config = match row.get("sourceConfig") {
             Some(Value::Object(config)) => expand_dots(config),
             _ => Map::new(),
         };
+        // The request parts may hold Twig (`{{ 'now'|date('Y-m-d') }}`): rendered once a run.
+        let context = json!({"synchronization": row, "data": {}});
+        for key in ["endpoint", "headers", "query"] {
+            if let Some(value) = source_config.get_mut(key) {
+                crate::call::source::render_templates(value, &context);
+            }
+        }
         let mut config_changed = row
             .get("updated")
             .and_then(Value::as_str)
             .and_then(parse_time);
-        let mapping = match field(row, "sourceTargetMapping") {
-            Some(mapping_key) => {
-                let lookup = Key::parse(mapping_key);
-                let mapping_row = self
-                    .db
-                    .run(move |conn| store::find(conn, &MAPPING, &lookup))
-                    .await?
-                    .ok_or_else(|| {
-                        config_error("sourceTargetMapping", format!("no mapping {mapping_key:?}"))
-                    })?;
-                let changed = mapping_row
-                    .get("dateModified")
-                    .and_then(Value::as_str)
-                    .and_then(parse_time);
-                config_changed = config_changed.max(changed);
-                let compiled = self
-                    .mapper
-                    .compile_json(&mapping_row)
-                    .map_err(|e| config_error("sourceTargetMapping", e.to_string()))?;
-                Some(compiled)
-            }
-            None => None,
-        };
+        let mut mappings = Vec::with_capacity(2);
+        for name in ["sourceTargetMapping", "sourceHashMapping"] {
+            let compiled = match field(row, name) {
+                Some(key) => {
+                    let (compiled, changed) = self.compile_mapping(name, key).await?;
+                    config_changed = config_changed.max(changed);
+                    Some(compiled)
+                }
+                None => None,
+            };
+            mappings.push(compiled);
+        }
+        let hash_mapping = mappings.pop().flatten();
+        let mapping = mappings.pop().flatten();
         let conditions = match row.get("conditions") {
             Some(Value::Object(rule)) if !rule.is_empty() => Some(
                 Rule::compile(&Value::Object(rule.clone()))
@@ -439,6 +479,7 @@ impl Synchronizer {
             read: ReadConfig::from_source_config(&source_config),
             source,
             mapping,
+            hash_mapping,
             conditions,
             target,
             config_changed,
@@ -453,6 +494,35 @@ impl Synchronizer {
 }
 
 impl Synchronizer {
+    /// A stored mapping compiled for a run, with the time it last changed.
+    async fn compile_mapping(
+        &self,
+        field_name: &'static str,
+        key: &str,
+    ) -> Result<(Arc<CompiledMapping>, Option<NaiveDateTime>), SyncError> {
+        let lookup = Key::parse(key);
+        let row = self
+            .db
+            .run(move |conn| store::find(conn, &MAPPING, &lookup))
+            .await?
+            .ok_or_else(|| SyncError::Config {
+                field: field_name,
+                problem: format!("no mapping {key:?}"),
+            })?;
+        let changed = row
+            .get("dateModified")
+            .and_then(Value::as_str)
+            .and_then(parse_time);
+        let compiled = self
+            .mapper
+            .compile_json(&row)
+            .map_err(|e| SyncError::Config {
+                field: field_name,
+                problem: e.to_string(),
+            })?;
+        Ok((compiled, changed))
+    }
+
     async fn find_source(&self, key: &str, field_name: &'static str) -> Result<Value, SyncError> {
         let lookup = Key::parse(key);
         self.db
@@ -627,7 +697,17 @@ impl Run<'_> {
         let mut outcomes = Vec::with_capacity(objects.len());
         let mut to_map = Vec::new();
         for (origin_id, item) in objects {
-            let origin_hash = contract::hash(&item);
+            let origin_hash = match &self.hash_mapping {
+                Some(hash_mapping) => match hash_mapping.apply(&item) {
+                    Ok(hashed) => contract::hash(&hashed),
+                    Err(error) => {
+                        self.counts.invalid += 1;
+                        self.errors.push(json!({"stage": "mapping", "originId": origin_id, "error": format!("sourceHashMapping: {error}")}));
+                        continue;
+                    }
+                },
+                None => contract::hash(&item),
+            };
             let existing = contracts.remove(&origin_id);
             let current = existing.as_ref().is_some_and(|c| {
                 c.origin_hash.as_deref() == Some(origin_hash.as_str())

@@ -569,3 +569,70 @@ async fn push_runs_follow_objects_from_the_run_endpoint_and_from_object_events()
         );
     }
 }
+
+/// `sourceHashMapping` decides what counts as a change; `endpoint` may be a template;
+/// `followUps` run after, and a cycle of follow-ups ends instead of looping.
+#[tokio::test]
+async fn hash_mappings_templated_endpoints_and_follow_ups() {
+    for backend in backends() {
+        let s = setup(&backend, 10).await;
+        let b = backend.name;
+        let (_, hashed) = s.app.post("/api/mappings", &json!({"name": "What matters", "mapping": {"id": "id", "omschrijving": "omschrijving"}})).await;
+        let (_, other) = s.app.post("/api/synchronizations", &json!({
+            "name": "Nothing passes", "sourceId": s.app.get(&format!("/api/synchronizations/{}", s.sync_id)).await.1["sourceId"],
+            "sourceConfig": {"endpoint": "/objects", "resultsPosition": "results"},
+            "conditions": {"==": [1, 2]}, "targetType": "register/schema", "targetId": "zaken/zaak",
+            "followUps": [s.sync_id]
+        })).await;
+        let (status, updated) = s.app.send(Method::PUT, &format!("/api/synchronizations/{}", s.sync_id), &json!({
+            "sourceHashMapping": hashed["id"],
+            "sourceConfig": {"endpoint": "{{ '/obj' ~ 'ects' }}", "resultsPosition": "results", "idPosition": "id"},
+            "followUps": [other["id"]]
+        })).await;
+        assert_eq!(status, 200, "{updated}");
+
+        let first = s.run("run").await;
+        assert_eq!(
+            counts(&first),
+            [10, 0, 10, 0, 0, 0],
+            "{b}: the templated endpoint was read: {first}"
+        );
+        let follow = &first["result"]["followUps"][0];
+        assert_eq!(
+            follow["synchronization"],
+            other["id"].to_string(),
+            "{first}"
+        );
+        assert!(follow["log"].is_string(), "the follow-up ran: {follow}");
+        let (_, other_logs) = s
+            .app
+            .get(&format!(
+                "/api/synchronizations/logs?synchronizationId={}",
+                other["uuid"].as_str().expect("uuid")
+            ))
+            .await;
+        assert_eq!(other_logs["total"], 1, "{b}");
+        let inner = &other_logs["results"][0]["result"]["followUps"][0];
+        assert!(
+            inner["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("already running")),
+            "the cycle ends: {inner}"
+        );
+
+        {
+            let mut objects = s.upstream.state.objects.lock().expect("lock");
+            objects[0]["status"]["code"] = json!("reopened");
+        }
+        assert_eq!(
+            counts(&s.run("run").await),
+            [10, 10, 0, 0, 0, 0],
+            "{b}: a change outside the hash mapping is no change"
+        );
+        {
+            let mut objects = s.upstream.state.objects.lock().expect("lock");
+            objects[1]["omschrijving"] = json!("Zaak 2, renamed");
+        }
+        assert_eq!(counts(&s.run("run").await), [10, 9, 0, 1, 0, 0], "{b}");
+    }
+}
