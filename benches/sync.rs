@@ -163,6 +163,14 @@ fn main() {
         println!("  first sync (map, contracts, upsert):     {first_rate:>9.0} objects/s   ratio to bare {:.2}", first_rate / bare);
         println!("  unchanged re-sync (hash, skip):          {again_rate:>9.0} objects/s   ratio to bare {:.2}", again_rate / bare);
         println!("  peak memory of the whole process:        {:>9.0} MB", peak_memory_mb());
+        for (name, log) in [("first sync", &first), ("re-sync", &again)] {
+            let stages = &log["result"]["timing"]["stages"];
+            let parts: Vec<String> = stages
+                .as_object()
+                .map(|s| s.iter().map(|(k, v)| format!("{k} {:.0}", v["duration_ms"].as_f64().unwrap_or(0.0))).collect())
+                .unwrap_or_default();
+            println!("  {name} stages (ms, overlapping): {}", parts.join(", "));
+        }
         std::fs::remove_dir_all(&dir).ok();
     });
 }

@@ -193,13 +193,21 @@ impl LogContext {
             "synchronizationId": self.synchronization,
             "synchronizationContractId": contract,
             "synchronizationLogId": self.log,
-            "source": source, "target": target,
             "targetResult": result,
             "test": false, "force": self.force,
-            "expires": self.expires.map(format_time),
-            "created": format_time(now),
         });
-        store::row_binds(&CONTRACT_LOG, row.as_object().unwrap_or(&Map::new()))
+        let mut binds = store::row_binds(&CONTRACT_LOG, row.as_object().unwrap_or(&Map::new()))?;
+        // The objects go straight to text, and the times as they are: no detour through JSON.
+        for (field, bind) in CONTRACT_LOG.fields.iter().zip(binds.iter_mut()) {
+            match field.name {
+                "source" => *bind = Bind::Text(source.map(Value::to_string)),
+                "target" => *bind = Bind::Text(target.map(Value::to_string)),
+                "expires" => *bind = Bind::Time(self.expires),
+                "created" => *bind = Bind::Time(Some(now)),
+                _ => {}
+            }
+        }
+        Ok(binds)
     }
 }
 

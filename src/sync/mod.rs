@@ -8,6 +8,7 @@
 
 pub mod contract;
 pub mod events;
+pub mod extra;
 pub mod reader;
 pub mod target;
 pub mod writer;
@@ -209,6 +210,9 @@ struct Run<'a> {
     /// Maps a source object before it is hashed (`sourceHashMapping`), so fields that change
     /// without meaning (timestamps) do not trigger writes.
     hash_mapping: Option<Arc<CompiledMapping>>,
+    /// `extraDataConfigs`, and whether they run before the conditions.
+    extra: Arc<Vec<extra::ExtraData>>,
+    extra_before_conditions: bool,
     conditions: Option<Rule>,
     /// Shared by the concurrent writes of a page without copying its settings per object.
     target: Option<Arc<Target>>,
@@ -222,6 +226,8 @@ struct Run<'a> {
     rate_limit_reset: Option<u64>,
     /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
     log_uuid: String,
+    /// The contracts of the previous page, being stored.
+    saving: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
     timing: Timing,
 }
 
@@ -292,7 +298,12 @@ impl Synchronizer {
             .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
         let _claim = self.runs.start(id)?;
         let mut run = self.prepare(id, &row, options, true).await?;
-        let read_complete = run.read_all().await;
+        let mut read_complete = run.read_all().await;
+        if let Err(error) = run.finish_saving().await {
+            run.errors
+                .push(json!({"stage": "store", "error": error.to_string()}));
+            read_complete = false;
+        }
         if read_complete && !options.test {
             run.delete_vanished().await;
         }
@@ -428,6 +439,33 @@ impl Synchronizer {
         }
         let hash_mapping = mappings.pop().flatten();
         let mapping = mappings.pop().flatten();
+        let read = ReadConfig::from_source_config(&source_config);
+        let mut extra = Vec::new();
+        if let Some(Value::Array(configs)) = source_config.get("extraDataConfigs") {
+            for config in configs {
+                let Value::Object(config) = config else {
+                    return Err(config_error("sourceConfig.extraDataConfigs", "each entry must be an object".into()));
+                };
+                let spec = match config.get("source").and_then(|s| match s {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }) {
+                    Some(key) => SourceSpec::from_row(&self.find_source(&key, "sourceConfig.extraDataConfigs").await?),
+                    None => source.clone().ok_or_else(|| {
+                        config_error("sourceConfig.extraDataConfigs", "name a source: this synchronization reads none".into())
+                    })?,
+                };
+                extra.push(
+                    extra::ExtraData::new(config, spec, read.headers.clone(), read.query.clone())
+                        .map_err(|e| config_error("sourceConfig.extraDataConfigs", e))?,
+                );
+            }
+        }
+        let extra_before_conditions = source_config
+            .get("fetchExtraDataBeforeConditions")
+            .and_then(crate::db::parse_bool)
+            .unwrap_or(false);
         let conditions = match row.get("conditions") {
             Some(Value::Object(rule)) if !rule.is_empty() => Some(
                 Rule::compile(&Value::Object(rule.clone()))
@@ -476,10 +514,12 @@ impl Synchronizer {
             id,
             uuid: field(row, "uuid").unwrap_or_default().to_owned(),
             options,
-            read: ReadConfig::from_source_config(&source_config),
+            read,
             source,
             mapping,
             hash_mapping,
+            extra: Arc::new(extra),
+            extra_before_conditions,
             conditions,
             target,
             config_changed,
@@ -488,6 +528,7 @@ impl Synchronizer {
             seen: HashSet::new(),
             rate_limit_reset: None,
             log_uuid: uuid::Uuid::new_v4().to_string(),
+            saving: None,
             timing: Timing::default(),
         })
     }
@@ -666,23 +707,29 @@ impl Run<'_> {
                 self.errors.push(json!({"stage": "object", "error": format!("Could not find origin id in object for key: {}", self.read.id_position)}));
                 continue;
             };
-            if let Some(conditions) = &self.conditions {
+            // Present in the source, whatever happens to it next: never deleted as vanished.
+            self.seen.insert(origin_id.clone());
+            objects.push((origin_id, item));
+        }
+        if self.extra_before_conditions {
+            objects = self.extend(objects).await;
+        }
+        if let Some(conditions) = &self.conditions {
+            let mut passed = Vec::with_capacity(objects.len());
+            for (origin_id, item) in objects {
                 match conditions.matches(&item) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        self.counts.skipped += 1;
-                        self.seen.insert(origin_id);
-                        continue;
-                    }
+                    Ok(true) => passed.push((origin_id, item)),
+                    Ok(false) => self.counts.skipped += 1,
                     Err(error) => {
                         self.counts.invalid += 1;
                         self.errors.push(json!({"stage": "conditions", "originId": origin_id, "error": error.to_string()}));
-                        continue;
                     }
                 }
             }
-            self.seen.insert(origin_id.clone());
-            objects.push((origin_id, item));
+            objects = passed;
+        }
+        if !self.extra_before_conditions {
+            objects = self.extend(objects).await;
         }
         let sync_id = self.id;
         let origin_ids: Vec<String> = objects.iter().map(|(origin, _)| origin.clone()).collect();
@@ -833,9 +880,10 @@ impl Run<'_> {
         self.save_outcomes(outcomes).await
     }
 
-    /// Stores outcomes with their contract logs.
+    /// Stores outcomes with their contract logs, while the run goes on with the next page
+    /// (one save in flight; its error surfaces at the next save or [`Run::finish_saving`]).
     async fn save_outcomes(&mut self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
-        let saving = Instant::now();
+        self.finish_saving().await?;
         let sync_id = self.id;
         let now = Utc::now().naive_utc();
         let logs = contract::LogContext {
@@ -849,13 +897,61 @@ impl Run<'_> {
                 now,
             ),
         };
-        let saved = self
-            .sync
-            .db
-            .run(move |conn| contract::save(conn, sync_id, &outcomes, &logs, now))
-            .await;
-        self.timing.contracts_save += saving.elapsed();
+        let db = self.sync.db.clone();
+        self.saving = Some(tokio::spawn(async move {
+            db.run(move |conn| contract::save(conn, sync_id, &outcomes, &logs, now))
+                .await
+        }));
+        Ok(())
+    }
+
+    /// Waits for the contracts being stored.
+    async fn finish_saving(&mut self) -> Result<(), StoreError> {
+        let Some(saving) = self.saving.take() else {
+            return Ok(());
+        };
+        let waiting = Instant::now();
+        let saved = saving
+            .await
+            .map_err(|e| StoreError::Db(crate::db::DbError::Task(e.to_string())))?;
+        self.timing.contracts_save += waiting.elapsed();
         saved
+    }
+
+    /// Merges each object's `extraDataConfigs` calls into it (a few objects at a time); an
+    /// object whose extra data cannot be fetched is counted invalid and retried next run.
+    async fn extend(&mut self, objects: Vec<(String, Value)>) -> Vec<(String, Value)> {
+        if self.extra.is_empty() {
+            return objects;
+        }
+        let extra = Arc::clone(&self.extra);
+        let calls = Arc::clone(&self.sync.calls);
+        let extended = futures_util::stream::iter(objects.into_iter().map(|(origin_id, mut item)| {
+            let extra = Arc::clone(&extra);
+            let calls = Arc::clone(&calls);
+            async move {
+                for config in extra.iter() {
+                    if let Err(error) = config.extend(&calls, &mut item, &origin_id).await {
+                        return (origin_id, Err(error));
+                    }
+                }
+                (origin_id, Ok(item))
+            }
+        }))
+        .buffered(WRITE_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+        let mut kept = Vec::with_capacity(extended.len());
+        for (origin_id, item) in extended {
+            match item {
+                Ok(item) => kept.push((origin_id, item)),
+                Err(error) => {
+                    self.counts.invalid += 1;
+                    self.errors.push(json!({"stage": "extraData", "originId": origin_id, "error": error}));
+                }
+            }
+        }
+        kept
     }
 
     /// Handles the one object of a push run.
@@ -871,7 +967,8 @@ impl Run<'_> {
             path.clone_into(&mut self.read.id_position);
         }
         if mutation != Mutation::Delete {
-            if let Err(error) = self.process_page(vec![data]).await {
+            let processed = self.process_page(vec![data]).await;
+            if let Err(error) = processed.and(self.finish_saving().await) {
                 self.errors
                     .push(json!({"stage": "store", "error": error.to_string()}));
             }
@@ -920,7 +1017,8 @@ impl Run<'_> {
                     contract_id: contract.id,
                     contract_uuid: contract.uuid,
                 }];
-                if let Err(error) = self.save_outcomes(outcomes).await {
+                let saved = self.save_outcomes(outcomes).await;
+                if let Err(error) = saved.and(self.finish_saving().await) {
                     self.errors
                         .push(json!({"stage": "store", "error": error.to_string()}));
                 }
@@ -982,7 +1080,8 @@ impl Run<'_> {
             }
         }
         self.timing.deleting += deleting.elapsed();
-        if let Err(error) = self.save_outcomes(outcomes).await {
+        let saved = self.save_outcomes(outcomes).await;
+        if let Err(error) = saved.and(self.finish_saving().await) {
             self.errors
                 .push(json!({"stage": "delete", "error": error.to_string()}));
         }
