@@ -62,7 +62,7 @@ fn fill(db: &Db, total: i64) {
     let mut from = 0;
     while from < total {
         let to = (from + batch).min(total);
-        db.run_blocking(|conn| store::insert_rows(conn, &CALL_LOG, &rows(from, to, total)))
+        db.run_blocking(|conn| store::insert_rows(conn, &CALL_LOG, rows(from, to, total)))
             .expect("insert");
         from = to;
     }

@@ -54,7 +54,7 @@ async fn writer(db: Db, stop: Arc<AtomicBool>) -> (Duration, usize) {
     while !stop.load(Ordering::Relaxed) {
         let row = rows(0, 1, alive);
         let started = Instant::now();
-        db.run(move |conn| store::insert_rows(conn, &CALL_LOG, &row))
+        db.run(move |conn| store::insert_rows(conn, &CALL_LOG, row))
             .await
             .expect("insert");
         longest = longest.max(started.elapsed());
@@ -75,7 +75,7 @@ async fn measure(name: &str, url: &str, total: i64) {
     while from < total {
         let to = (from + 20_000).min(total);
         let batch = rows(from, to, expired);
-        db.run(move |conn| store::insert_rows(conn, &CALL_LOG, &batch))
+        db.run(move |conn| store::insert_rows(conn, &CALL_LOG, batch))
             .await
             .expect("fill");
         from = to;

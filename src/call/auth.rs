@@ -64,8 +64,50 @@ pub enum Authentication {
 pub struct JwtSigner {
     algorithm: Algorithm,
     key: Secret,
-    payload: Value,
+    payload: Payload,
     x5t: Option<String>,
+}
+
+/// The claims: fixed JSON, or a Twig template giving JSON (`{"iat": {{ 'now'|date('U') }}}`),
+/// compiled once and rendered per signature with the authentication settings in context.
+#[derive(Clone)]
+enum Payload {
+    Fixed(Value),
+    Template {
+        set: std::sync::Arc<crate::mapping::twig::TemplateSet>,
+        context: Value,
+    },
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(value) => f.debug_tuple("Fixed").field(value).finish(),
+            Self::Template { .. } => f.write_str("Template"),
+        }
+    }
+}
+
+impl Payload {
+    fn claims(&self) -> Result<Map<String, Value>, AuthError> {
+        let value = match self {
+            Self::Fixed(value) => return Ok(value.as_object().cloned().unwrap_or_default()),
+            Self::Template { set, context } => {
+                let text = set
+                    .render("payload", &crate::mapping::twig::values::from_json(context))
+                    .map_err(|e| AuthError::Signing(format!("payload: {e}")))?;
+                serde_json::from_str::<Value>(&text).map_err(|e| {
+                    AuthError::Signing(format!("payload: the template gave no JSON object: {e}"))
+                })?
+            }
+        };
+        match value {
+            Value::Object(claims) => Ok(claims),
+            _ => Err(AuthError::Signing(
+                "payload: the template gave no JSON object".into(),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,14 +256,27 @@ impl JwtSigner {
             problem: format!("expected HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256 or ES384, got {name:?}"),
         })?;
         let payload = match config.get("payload") {
+            Some(Value::String(text)) if text.contains("{{") || text.contains("{%") => {
+                let mut set = crate::mapping::twig::TemplateSet::default();
+                set.add("payload", text).map_err(|e| AuthError::Config {
+                    field: "payload",
+                    problem: format!("the template does not compile: {e}"),
+                })?;
+                let mut context = config.clone();
+                context.remove("secret");
+                Payload::Template {
+                    set: std::sync::Arc::new(set),
+                    context: Value::Object(context),
+                }
+            }
             Some(Value::String(text)) => {
-                serde_json::from_str(text).map_err(|e| AuthError::Config {
+                Payload::Fixed(serde_json::from_str(text).map_err(|e| AuthError::Config {
                     field: "payload",
                     problem: format!("expected a JSON object: {e}"),
-                })?
+                })?)
             }
-            Some(value @ Value::Object(_)) => value.clone(),
-            None => json!({}),
+            Some(value @ Value::Object(_)) => Payload::Fixed(value.clone()),
+            None => Payload::Fixed(json!({})),
             Some(_) => {
                 return Err(AuthError::Config {
                     field: "payload",
@@ -262,7 +317,7 @@ impl JwtSigner {
     pub fn sign(&self, extra: &Map<String, Value>) -> Result<Secret, AuthError> {
         let mut header = Header::new(self.algorithm);
         header.x5t.clone_from(&self.x5t);
-        let mut claims = self.payload.as_object().cloned().unwrap_or_default();
+        let mut claims = self.payload.claims()?;
         for (key, value) in extra {
             claims.entry(key.clone()).or_insert_with(|| value.clone());
         }
@@ -494,6 +549,31 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payload_template_is_rendered_at_each_signature() {
+        let config = json!({"algorithm": "HS256", "secret": "s3cret", "issuer": "connector",
+            "payload": "{\"iss\": \"{{ issuer }}\", \"iat\": {{ 'now'|date('U') }}}"});
+        let signer = JwtSigner::from_config(config.as_object().unwrap()).unwrap();
+        let token = signer.sign(&Map::new()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Value>(
+            token.expose(),
+            &jsonwebtoken::DecodingKey::from_secret(b"s3cret"),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims["iss"], "connector");
+        let now = chrono::Utc::now().timestamp();
+        assert!(
+            (claims["iat"].as_i64().unwrap() - now).abs() <= 2,
+            "{claims}"
+        );
+        let broken = json!({"secret": "s", "payload": "{{ unclosed"});
+        assert!(JwtSigner::from_config(broken.as_object().unwrap()).is_err());
+    }
 
     fn config(value: Value) -> Map<String, Value> {
         json!({ "authentication": value })

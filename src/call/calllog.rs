@@ -278,20 +278,26 @@ impl CallLogWriter {
             let mut records = Vec::with_capacity(BATCH);
             let mut waiting = Vec::new();
             while let Some(message) = receiver.recv().await {
-                // Let a busy period's logs gather for a moment: one wake-up and one insert per
-                // batch instead of one per call.
-                if matches!(message, Message::Record(_)) {
-                    tokio::time::sleep(GATHER).await;
-                }
                 let mut next = Some(message);
-                while let Some(message) = next.take() {
-                    match message {
-                        Message::Record(record) => records.push(record),
-                        Message::Flush(done) => waiting.push(done),
+                let mut gathered = false;
+                loop {
+                    while let Some(message) = next.take() {
+                        match message {
+                            Message::Record(record) => records.push(record),
+                            Message::Flush(done) => waiting.push(done),
+                        }
+                        if records.len() < BATCH {
+                            next = receiver.try_recv().ok();
+                        }
                     }
-                    if records.len() < BATCH {
-                        next = receiver.try_recv().ok();
+                    // A few logs: let a busy period's logs gather for a moment (one insert per
+                    // batch, not per call). A backlog, or someone waiting: store at once.
+                    if gathered || records.len() >= BATCH / 4 || !waiting.is_empty() {
+                        break;
                     }
+                    gathered = true;
+                    tokio::time::sleep(GATHER).await;
+                    next = receiver.try_recv().ok();
                 }
                 if !records.is_empty() {
                     let batch = std::mem::replace(&mut records, Vec::with_capacity(BATCH));
@@ -299,7 +305,7 @@ impl CallLogWriter {
                     let stored = db
                         .run(move |conn| {
                             let rows: Vec<Vec<Bind>> = batch.iter().map(|r| r.binds()).collect();
-                            store::insert_rows(conn, &CALL_LOG, &rows)
+                            store::insert_rows(conn, &CALL_LOG, rows)
                         })
                         .await;
                     if let Err(error) = stored {

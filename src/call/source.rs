@@ -130,9 +130,11 @@ pub fn render_templates(value: &mut Value, context: &Value) {
                 }
             }
         }
+        // A JWT payload is a template rendered per signature (fresh `iat`), not once.
         Value::Object(map) => map
-            .values_mut()
-            .for_each(|child| render_templates(child, context)),
+            .iter_mut()
+            .filter(|(key, _)| key.as_str() != "payload")
+            .for_each(|(_, child)| render_templates(child, context)),
         Value::Array(items) => items
             .iter_mut()
             .for_each(|child| render_templates(child, context)),

@@ -268,7 +268,11 @@ pub fn delete(conn: &mut Conn, entity: &Entity, key: &Key) -> Result<(), StoreEr
 
 /// Inserts many rows in one statement per chunk, for bulk loads (logs, benchmarks). Rows are
 /// taken as given: the caller fills every field it needs.
-pub fn insert_rows(conn: &mut Conn, entity: &Entity, rows: &[Vec<Bind>]) -> Result<(), StoreError> {
+pub fn insert_rows(
+    conn: &mut Conn,
+    entity: &Entity,
+    rows: Vec<Vec<Bind>>,
+) -> Result<(), StoreError> {
     let (table, _) = conn.table(entity);
     let header = {
         let columns: Vec<&str> = entity.fields.iter().map(|f| f.column).collect();
@@ -278,13 +282,15 @@ pub fn insert_rows(conn: &mut Conn, entity: &Entity, rows: &[Vec<Bind>]) -> Resu
     // Stay under SQLite's limit of 32766 bound parameters per statement.
     let chunk = (30_000 / per_row).max(1);
     conn.transaction(|conn| {
-        for rows in rows.chunks(chunk) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
             let mut sql: Sql = conn.sql();
             sql.push(&header);
-            for (i, row) in rows.iter().enumerate() {
+            // The binds move into the statement: long texts (log bodies) are not copied.
+            for (i, row) in rows.by_ref().take(chunk).enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });
-                for (j, bind) in row.iter().enumerate() {
-                    sql.push(if j == 0 { "" } else { ", " }).bind(bind.clone());
+                for (j, bind) in row.into_iter().enumerate() {
+                    sql.push(if j == 0 { "" } else { ", " }).bind(bind);
                 }
                 sql.push(")");
             }

@@ -278,10 +278,10 @@ pub fn save(
             }
         }
         if !new_rows.is_empty() {
-            store::insert_rows(conn, &CONTRACT, &new_rows)?;
+            store::insert_rows(conn, &CONTRACT, std::mem::take(&mut new_rows))?;
         }
         if !log_rows.is_empty() {
-            store::insert_rows(conn, &CONTRACT_LOG, &log_rows)?;
+            store::insert_rows(conn, &CONTRACT_LOG, std::mem::take(&mut log_rows))?;
         }
         for chunk in checked.chunks(500) {
             let mut sql = conn.sql();

@@ -22,7 +22,10 @@ enum Endpoint {
     },
     /// A Twig template with `endpoint`, `object`, `originId` and `extraDataConfig` in context
     /// (compiled once per run).
-    Template { set: Arc<TemplateSet>, config: Value },
+    Template {
+        set: Arc<TemplateSet>,
+        config: Value,
+    },
 }
 
 /// One configured extra call.

@@ -102,6 +102,8 @@ pub struct Progress {
     pub page: u32,
     pub found: u64,
     pub processed: u64,
+    /// How many objects the source says it has, when it says so.
+    pub expected: Option<u64>,
 }
 
 /// The runs in progress: one per synchronization at a time.
@@ -444,16 +446,26 @@ impl Synchronizer {
         if let Some(Value::Array(configs)) = source_config.get("extraDataConfigs") {
             for config in configs {
                 let Value::Object(config) = config else {
-                    return Err(config_error("sourceConfig.extraDataConfigs", "each entry must be an object".into()));
+                    return Err(config_error(
+                        "sourceConfig.extraDataConfigs",
+                        "each entry must be an object".into(),
+                    ));
                 };
                 let spec = match config.get("source").and_then(|s| match s {
                     Value::String(s) if !s.is_empty() => Some(s.clone()),
                     Value::Number(n) => Some(n.to_string()),
                     _ => None,
                 }) {
-                    Some(key) => SourceSpec::from_row(&self.find_source(&key, "sourceConfig.extraDataConfigs").await?),
+                    Some(key) => SourceSpec::from_row(
+                        &self
+                            .find_source(&key, "sourceConfig.extraDataConfigs")
+                            .await?,
+                    ),
                     None => source.clone().ok_or_else(|| {
-                        config_error("sourceConfig.extraDataConfigs", "name a source: this synchronization reads none".into())
+                        config_error(
+                            "sourceConfig.extraDataConfigs",
+                            "name a source: this synchronization reads none".into(),
+                        )
                     })?,
                 };
                 extra.push(
@@ -649,6 +661,8 @@ impl Run<'_> {
             let count = items.len();
             if page == 1 {
                 first_page_size = count;
+                let expected = reader::expected_total(&body, count);
+                self.sync.runs.update(self.id, |p| p.expected = expected);
             }
             self.counts.found += count as u64;
             let found = self.counts.found;
@@ -926,28 +940,30 @@ impl Run<'_> {
         }
         let extra = Arc::clone(&self.extra);
         let calls = Arc::clone(&self.sync.calls);
-        let extended = futures_util::stream::iter(objects.into_iter().map(|(origin_id, mut item)| {
-            let extra = Arc::clone(&extra);
-            let calls = Arc::clone(&calls);
-            async move {
-                for config in extra.iter() {
-                    if let Err(error) = config.extend(&calls, &mut item, &origin_id).await {
-                        return (origin_id, Err(error));
+        let extended =
+            futures_util::stream::iter(objects.into_iter().map(|(origin_id, mut item)| {
+                let extra = Arc::clone(&extra);
+                let calls = Arc::clone(&calls);
+                async move {
+                    for config in extra.iter() {
+                        if let Err(error) = config.extend(&calls, &mut item, &origin_id).await {
+                            return (origin_id, Err(error));
+                        }
                     }
+                    (origin_id, Ok(item))
                 }
-                (origin_id, Ok(item))
-            }
-        }))
-        .buffered(WRITE_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+            }))
+            .buffered(WRITE_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
         let mut kept = Vec::with_capacity(extended.len());
         for (origin_id, item) in extended {
             match item {
                 Ok(item) => kept.push((origin_id, item)),
                 Err(error) => {
                     self.counts.invalid += 1;
-                    self.errors.push(json!({"stage": "extraData", "originId": origin_id, "error": error}));
+                    self.errors
+                        .push(json!({"stage": "extraData", "originId": origin_id, "error": error}));
                 }
             }
         }

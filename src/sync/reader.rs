@@ -135,6 +135,19 @@ pub fn at_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
         })
 }
 
+/// How many objects the source says it has, from its first page: a `total`, else `pages` times
+/// the first page's size (for the progress bar; paging never relies on it).
+pub fn expected_total(body: &Value, first_page_size: usize) -> Option<u64> {
+    let number = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| body.get(*k).and_then(Value::as_u64))
+    };
+    number(&["total", "count", "totalCount", "total_count"]).or_else(|| {
+        number(&["pages", "totalPages", "total_pages", "last_page"])
+            .map(|pages| pages * first_page_size as u64)
+    })
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReadError {
     #[error(

@@ -45,7 +45,7 @@ async fn call_logs_filter_by_date_status_and_source_newest_first() {
         let b = app.backend;
         app.store
             .db
-            .run_blocking(|conn| store::insert_rows(conn, &CALL_LOG, &call_logs()))
+            .run_blocking(|conn| store::insert_rows(conn, &CALL_LOG, call_logs()))
             .expect("logs insert");
 
         let (status, page) = app.get("/api/sources/logs?_limit=5").await;

@@ -10,7 +10,7 @@ import { api } from '../api/client.js'
  * - POST sources/test/{id}        {method, endpoint, headers, query, body, type} → CallLog
  * - POST mappings/test            {inputObject, mapping, schema?, validation?} → {resultObject, isValid, validationErrors}
  * - POST synchronizations/{id}/run|test  {test, force} → SynchronizationLog (result.objects counts)
- * - GET  synchronizations/{id}/progress  → {running, stage, processed, found} (polled while a run is in flight)
+ * - GET  synchronizations/{id}/progress  → {running, stage, processed, found, expected} (polled while a run is in flight)
  * - POST jobs/run/{id} {forceRun} | POST jobs/test/{id} → JobLog (or null when not due)
  * - POST sources/logs/{id}/retry   → CallLog of the repeated call
  * - POST import (multipart `file` or {json}) → {message, …}
@@ -61,7 +61,7 @@ export const useActionsStore = defineStore('actions', {
 					if (!polling) break
 					try {
 						const live = await api.get(`synchronizations/${encodeURIComponent(id)}/progress`)
-						Object.assign(progress, live, { percent: live.found ? Math.min(100, Math.round((100 * live.processed) / live.found)) : null })
+						Object.assign(progress, live, { percent: (live.expected || live.found) ? Math.min(100, Math.round((100 * live.processed) / (live.expected || live.found))) : null })
 						if (this.runSynchronization.running) this.runSynchronization = { ...this.runSynchronization, progress: { ...progress } }
 					} catch {
 						// No progress route (yet): the bar stays indeterminate.
