@@ -64,6 +64,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .route("/dashboard", web::get().to(dashboard::counts))
         .route("/sources/test/{id}", web::post().to(sources::test_source))
+        .route(
+            "/sources/logs/{id}/retry",
+            web::post().to(sources::retry_call),
+        )
         .route("/mappings/test", web::post().to(mappings::test_mapping))
         .route("/jobs/run/{id}", web::post().to(jobs::run))
         .route("/jobs/test/{id}", web::post().to(jobs::test))

@@ -8,8 +8,8 @@ use super::extract::json_object;
 use super::resources::not_found;
 use crate::app::AppState;
 use crate::call::{CallRequest, RequestBody, SourceSpec};
-use crate::db::SOURCE;
 use crate::db::store::{self, Key};
+use crate::db::{CALL_LOG, SOURCE};
 use crate::error::AppError;
 
 /// Body: `{method, endpoint, headers, query, body, type}`, all optional. Answers the CallLog
@@ -104,4 +104,39 @@ fn test_request(input: &serde_json::Map<String, Value>) -> Result<CallRequest, A
     } else {
         Err(AppError::invalid_fields(problems))
     }
+}
+
+/// `POST /api/sources/logs/{id}/retry`: sends a logged call again through its source, with the
+/// source's current authentication, and answers the new CallLog.
+pub async fn retry_call(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let key = Key::parse(&id);
+    let log = state
+        .db
+        .run(move |conn| store::find(conn, &CALL_LOG, &key))
+        .await?
+        .ok_or_else(|| not_found(CALL_LOG.name, &id))?;
+    let source_key = log
+        .get("sourceId")
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let lookup = Key::parse(&source_key);
+    let row = state
+        .db
+        .run(move |conn| store::find(conn, &SOURCE, &lookup))
+        .await?
+        .ok_or_else(|| AppError::Conflict {
+            message: format!("the source {source_key} of this call is gone"),
+            details: std::collections::BTreeMap::new(),
+        })?;
+    let request =
+        crate::call::calllog::replay(&log["request"]).map_err(|problem| AppError::Conflict {
+            message: format!("this call cannot be sent again: {problem}"),
+            details: std::collections::BTreeMap::new(),
+        })?;
+    let source = SourceSpec::from_row(&row);
+    let response = state.calls.call(&source, request).await;
+    Ok(HttpResponse::Ok().json(response.log(&source)))
 }

@@ -250,6 +250,55 @@ impl CallRecord {
     }
 }
 
+/// The request of a stored call log, to send again through its source. Redacted headers and
+/// query values are left out (the source applies its authentication anew); a body with
+/// redacted fields cannot be sent again.
+pub fn replay(logged: &Value) -> Result<super::CallRequest, String> {
+    let method = logged
+        .get("method")
+        .and_then(Value::as_str)
+        .and_then(|m| reqwest::Method::from_bytes(m.as_bytes()).ok())
+        .ok_or("the log has no request method")?;
+    let url = logged
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or("the log has no request URL")?;
+    let mut url = reqwest::Url::parse(url).map_err(|e| format!("the logged URL: {e}"))?;
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(_, value)| value != REDACTED)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.set_query(None);
+    let mut request = super::CallRequest::new(method, url.to_string());
+    request.query = kept;
+    if let Some(Value::Object(headers)) = logged.get("headers") {
+        for (name, value) in headers {
+            let skip = ["host", "content-length"].contains(&name.to_ascii_lowercase().as_str());
+            match value.as_str() {
+                Some(text) if !skip && !text.contains(REDACTED) => {
+                    request.headers.push((name.clone(), text.to_owned()));
+                }
+                _ => {}
+            }
+        }
+    }
+    match logged.get("body").and_then(Value::as_str) {
+        Some(body) if body.contains(REDACTED) => {
+            return Err("the request body held secrets, which logs do not keep".into());
+        }
+        Some(body) => request.body = Some(super::RequestBody::Text(body.to_owned())),
+        None if logged
+            .get("bodyLength")
+            .is_some_and(|n| n.as_u64() > Some(0)) =>
+        {
+            return Err("its body was not kept; set logBody on the source to keep bodies".into());
+        }
+        None => {}
+    }
+    Ok(request)
+}
+
 fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }

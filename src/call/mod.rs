@@ -256,8 +256,12 @@ impl CallService {
                 Ok(prepared) => prepared,
                 Err(problem) => return self.refuse(source, &request, 500, &problem),
             };
-            let logged_request =
-                describe_request(source, &prepared.request, prepared.body_text.as_deref());
+            let logged_request = describe_request(
+                source,
+                &prepared.request,
+                prepared.body_text.as_deref(),
+                prepared.body_length,
+            );
             let started = Instant::now();
             let outcome = match client.execute(prepared.request).await {
                 Ok(response) => {
@@ -646,8 +650,10 @@ fn method_override(source: &SourceSpec, request: &CallRequest) -> Method {
 
 struct Prepared {
     request: reqwest::Request,
-    /// The body as text, for the log.
+    /// The body as text, for the log (with `logBody`).
     body_text: Option<String>,
+    /// The body's size, logged always.
+    body_length: Option<usize>,
 }
 
 /// Text of a configured header or query value: strings as they are, numbers and booleans
@@ -834,12 +840,22 @@ fn prepare(
     let request = builder
         .build()
         .map_err(|e| format!("the request cannot be built: {e}"))?;
+    let body_length = body.as_ref().map(String::len);
     let body_text = source.config_bool("logBody").then_some(body).flatten();
-    Ok(Prepared { request, body_text })
+    Ok(Prepared {
+        request,
+        body_text,
+        body_length,
+    })
 }
 
 /// The logged form of a request: URL, method and headers with secrets redacted.
-fn describe_request(source: &SourceSpec, request: &reqwest::Request, body: Option<&str>) -> Value {
+fn describe_request(
+    source: &SourceSpec,
+    request: &reqwest::Request,
+    body: Option<&str>,
+    body_length: Option<usize>,
+) -> Value {
     let redactor: &Redactor = &source.redactor;
     let headers: Map<String, Value> = request
         .headers()
@@ -854,6 +870,9 @@ fn describe_request(source: &SourceSpec, request: &reqwest::Request, body: Optio
         "method": request.method().as_str(),
         "headers": headers,
     });
+    if let Some(length) = body_length {
+        logged["bodyLength"] = Value::from(length);
+    }
     if let Some(body) = body {
         logged["body"] = Value::String(redactor.body(body));
     }

@@ -509,3 +509,68 @@ async fn large_binary_and_malformed_bodies_are_handled() {
         "error bodies are stored"
     );
 }
+
+/// A logged call sent again: the same method, URL, query and body, with the source's
+/// authentication applied anew (the log only kept it masked), answered as a new CallLog.
+#[tokio::test]
+async fn a_logged_call_can_be_sent_again() {
+    for backend in backends() {
+        let app = TestApp::spawn(&backend).await;
+        let upstream = Upstream::start().await;
+        let id = source(&app, &upstream, json!({"logBody": true, "authentication.type": "apiKey", "authentication.in": "query", "authentication.name": "key", "authentication.value": "api-key-value"})).await;
+        let first = test_call(&app, id, json!({"method": "POST", "endpoint": "/echo", "query": {"page": "2"}, "body": {"a": 1}})).await;
+        assert_eq!(
+            body(&first)["params"],
+            json!(["key=api-key-value", "page=2"])
+        );
+        app.state.calls.flush_logs().await;
+        let (_, logs) = app.get("/api/sources/logs?_limit=1").await;
+        let log_id = logs["results"][0]["id"].clone();
+
+        let (status, again) = app
+            .post(&format!("/api/sources/logs/{log_id}/retry"), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{}: {again}", backend.name);
+        let echo = body(&again);
+        assert_eq!(echo["method"], "POST");
+        assert_eq!(
+            echo["params"],
+            json!(["key=api-key-value", "page=2"]),
+            "the key applied anew, once"
+        );
+        assert_eq!(echo["body"], r#"{"a":1}"#);
+        app.state.calls.flush_logs().await;
+        assert_eq!(
+            app.get("/api/sources/logs").await.1["total"],
+            2,
+            "a new log"
+        );
+
+        let (status, _) = app.post("/api/sources/logs/999999/retry", &json!({})).await;
+        assert_eq!(status, 404);
+
+        // Without logBody the body is not in the log: sending it again without is refused.
+        let plain = source(&app, &upstream, json!({})).await;
+        test_call(
+            &app,
+            plain,
+            json!({"method": "POST", "endpoint": "/echo", "body": {"a": 1}}),
+        )
+        .await;
+        app.state.calls.flush_logs().await;
+        let (_, logs) = app.get("/api/sources/logs?_limit=1").await;
+        let (status, refused) = app
+            .post(
+                &format!("/api/sources/logs/{}/retry", logs["results"][0]["id"]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 409, "{refused}");
+        assert!(
+            refused["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("logBody")),
+            "{refused}"
+        );
+    }
+}
