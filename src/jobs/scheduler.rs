@@ -241,7 +241,8 @@ fn renew(conn: &mut Conn, id: i64, owner: &str, until: NaiveDateTime) -> Result<
 
 /// How a finished run changes its job.
 struct Finish {
-    status: &'static str,
+    /// The job's status after the run (`None`: no status).
+    status: Option<String>,
     last_run: Option<NaiveDateTime>,
     next_run: Option<NaiveDateTime>,
     disable: bool,
@@ -261,7 +262,7 @@ fn finish(
         let table = table.to_owned();
         let mut sql = conn.sql();
         sql.push(&format!("UPDATE {table} SET status = "))
-            .bind(Bind::Text(Some(change.status.to_owned())));
+            .bind(Bind::Text(change.status.clone()));
         if let Some(last_run) = change.last_run {
             sql.push(", last_run = ").bind(Bind::Time(Some(last_run)));
         }
@@ -397,14 +398,14 @@ impl Runner {
                     time_field(&claimed.row, "nextRun").unwrap_or(now)
                 };
                 Finish {
-                    status: outcome.status(),
+                    status: Some(outcome.status().to_owned()),
                     last_run: Some(last_run),
                     next_run: Some(pushed_out(next, outcome.not_before)),
                     disable: claimed.row.get("singleRun") == Some(&Value::Bool(true)),
                 }
             }
             Mode::Forced => Finish {
-                status: outcome.status(),
+                status: Some(outcome.status().to_owned()),
                 last_run: Some(last_run),
                 next_run: None,
                 disable: false,
@@ -415,12 +416,7 @@ impl Runner {
                     .row
                     .get("status")
                     .and_then(Value::as_str)
-                    .and_then(|s| {
-                        ["ok", "warning", "failed", "interrupted"]
-                            .into_iter()
-                            .find(|k| *k == s)
-                    })
-                    .unwrap_or("ok"),
+                    .map(str::to_owned),
                 last_run: None,
                 next_run: None,
                 disable: false,
@@ -532,7 +528,7 @@ impl Runner {
             Value::Null,
         );
         let change = Finish {
-            status: "interrupted",
+            status: Some("interrupted".to_owned()),
             last_run: Some(last_run),
             next_run: None,
             disable: false,
