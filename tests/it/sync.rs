@@ -258,9 +258,15 @@ async fn an_unreachable_register_stops_the_run_before_anything_changes() {
 
 /// The sync command line, killed in the middle of a run and started again: the second run
 /// finishes the job without a duplicate (target ids come from the origin ids, contracts are
-/// stored per page).
+/// stored per page), on every backend.
 #[tokio::test]
 async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
+    for backend in backends() {
+        killed_midway_then_finished(&backend).await;
+    }
+}
+
+async fn killed_midway_then_finished(backend: &crate::common::Backend) {
     const OBJECTS: u32 = 1500;
     let register = OpenRegister::start().await;
     register.add_register(1, "zaken");
@@ -275,11 +281,9 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
         .map(|n| zaak(n, &format!("Zaak {n}")))
         .collect();
 
-    let dir = std::env::temp_dir().join(format!("openconnector-kill-{}", uuid::Uuid::new_v4()));
-    let url = dir.join("kill.sqlite").to_string_lossy().into_owned();
-    let db = openconnector::db::Db::connect(&url, "oc_openconnector_", 2).expect("db");
-    db.run_blocking(|conn| conn.run_pending_migrations())
-        .expect("migrate");
+    let test_db = crate::common::TestDb::new(backend);
+    let db = test_db.db.clone();
+    let (url, prefix) = test_db.url_and_prefix();
     let create = |entity, value: Value| {
         let input = value.as_object().cloned().unwrap_or_default();
         db.run_blocking(|conn| openconnector::db::store::create(conn, entity, &input))
@@ -301,7 +305,8 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_openconnector"));
         command
             .args(["sync", &sync_id])
-            .env("OPENCONNECTOR_DATABASE_URL", &url)
+            .env("OPENCONNECTOR_DATABASE_URL", url)
+            .env("OPENCONNECTOR_TABLE_PREFIX", prefix)
             .env("OPENCONNECTOR_OPENREGISTER_URL", &register.base)
             .env("OPENCONNECTOR_OPENREGISTER_USER", USER)
             .env("OPENCONNECTOR_OPENREGISTER_PASSWORD", APP_PASSWORD)
@@ -310,6 +315,7 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
             .stderr(std::process::Stdio::null());
         command
     };
+    let b = backend.name;
     let mut child = run().spawn().expect("the binary starts");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while register.requests_by_method("POST") < 300 && std::time::Instant::now() < deadline {
@@ -320,17 +326,17 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
     let written_before = register.objects(1, 2).len();
     assert!(
         written_before > 0 && written_before < OBJECTS as usize,
-        "killed midway: {written_before} written"
+        "{b}: killed midway: {written_before} written"
     );
 
     let output = run().output().expect("the second run");
     let summary = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{summary}");
+    assert!(output.status.success(), "{b}: {summary}");
     let stored = register.objects(1, 2);
     assert_eq!(
         stored.len(),
         OBJECTS as usize,
-        "all present, none twice: {summary}"
+        "{b}: all present, none twice: {summary}"
     );
     let mut origins: Vec<&str> = stored.iter().filter_map(|o| o["id"].as_str()).collect();
     origins.sort_unstable();
@@ -350,9 +356,8 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates() {
     assert_eq!(
         contracts.total,
         u64::from(OBJECTS),
-        "one contract per object"
+        "{b}: one contract per object"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A synchronization into another Source's API: POST on create (the id read from the answer),

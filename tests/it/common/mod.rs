@@ -81,6 +81,11 @@ impl TestDb {
         }
     }
 
+    /// The database URL and table prefix, for a service process started by a test.
+    pub fn url_and_prefix(&self) -> (&str, &str) {
+        (&self.url, &self.prefix)
+    }
+
     /// A second pool on the same tables, as another replica of the service would have.
     pub fn another_pool(&self) -> Db {
         Db::connect(&self.url, &self.prefix, 4).expect("the test database is reachable")
