@@ -293,6 +293,9 @@ pub static CONTRACT: Entity = Entity {
             T::Str,
             D::NoDefault,
         ),
+        // Why the object could not be written last, and how many runs in a row failed.
+        Field::new("lastError", "last_error", T::Text, D::NoDefault),
+        Field::new("retryCount", "retry_count", T::Int, D::Int(0)),
         Field::new("created", "created", T::Time, D::NoDefault),
         Field::new("updated", "updated", T::Time, D::NoDefault),
     ],

@@ -168,6 +168,13 @@ pub enum Outcome {
         contract_id: i64,
         contract_uuid: String,
     },
+    /// Could not be written: remembered on the contract (made if need be, without a target
+    /// or hash, so the next run tries again).
+    Failed {
+        contract: Option<(i64, String)>,
+        origin_id: String,
+        error: String,
+    },
 }
 
 /// What every contract log of a run shares.
@@ -242,6 +249,7 @@ pub fn save(
                         "sourceLastChanged": format_time(now), "sourceLastChecked": format_time(now),
                         "sourceLastSynced": format_time(now), "targetLastChanged": format_time(now),
                         "targetLastSynced": format_time(now), "targetLastAction": "create",
+                        "retryCount": 0,
                         "created": format_time(now), "updated": format_time(now),
                     });
                     new_rows.push(store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))?);
@@ -258,11 +266,37 @@ pub fn save(
                         .bind(Bind::Text(Some(target_hash.clone())))
                         .push(", target_last_action = ")
                         .bind(Bind::Text(Some(action.to_owned())));
+                    sql.push(", last_error = NULL, retry_count = 0");
                     for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
                         sql.push(&format!(", {column} = ")).bind(stamp.clone());
                     }
                     sql.push(" WHERE id = ").bind(Bind::Int(Some(*id)));
                     conn.execute(&sql)?;
+                }
+                Outcome::Failed { contract: Some((id, _)), error, .. } => {
+                    let mut sql = conn.sql();
+                    sql.push(&format!("UPDATE {table} SET last_error = "))
+                        .bind(Bind::Text(Some(error.clone())))
+                        // No hash: the next run writes it again even if the source goes back.
+                        .push(", origin_hash = NULL, retry_count = COALESCE(retry_count, 0) + 1, source_last_checked = ")
+                        .bind(stamp.clone())
+                        .push(", updated = ")
+                        .bind(stamp.clone())
+                        .push(" WHERE id = ")
+                        .bind(Bind::Int(Some(*id)));
+                    conn.execute(&sql)?;
+                }
+                Outcome::Failed { contract: None, origin_id, error } => {
+                    let row = json!({
+                        "uuid": uuid::Uuid::new_v4().to_string(),
+                        "version": "0.0.1",
+                        "synchronizationId": synchronization_id.to_string(),
+                        "originId": origin_id,
+                        "sourceLastChecked": format_time(now),
+                        "lastError": error, "retryCount": 1,
+                        "created": format_time(now), "updated": format_time(now),
+                    });
+                    new_rows.push(store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))?);
                 }
                 Outcome::Deleted { contract_id, contract_uuid } => {
                     log_rows.push(logs.row(contract_uuid, "delete", None, None, now)?);

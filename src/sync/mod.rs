@@ -887,6 +887,11 @@ impl Run<'_> {
                 Err(error) => {
                     self.counts.invalid += 1;
                     self.errors.push(json!({"stage": "write", "originId": item.origin_id, "error": error.to_string()}));
+                    outcomes.push(Outcome::Failed {
+                        contract: item.contract.map(|c| (c.id, c.uuid)),
+                        origin_id: item.origin_id,
+                        error: error.to_string().chars().take(2000).collect(),
+                    });
                 }
             }
         }

@@ -406,6 +406,17 @@ async fn an_api_target_gets_creates_updates_and_deletes() {
             "{}: {first}",
             backend.name
         );
+        let stages = &first["result"]["timing"]["stages"];
+        assert!(
+            stages["writing"]["duration_ms"]
+                .as_f64()
+                .is_some_and(|ms| ms > 0.0),
+            "{stages}"
+        );
+        assert!(
+            stages["fetch"]["duration_ms"].as_f64().is_some(),
+            "{stages}"
+        );
         assert_eq!(upstream.state.items.lock().expect("lock").len(), 15);
         let (_, contracts) = app
             .get(&format!(
@@ -447,6 +458,94 @@ async fn an_api_target_gets_creates_updates_and_deletes() {
             .filter(|item| item["title"] == "Zaak 1, edited")
             .count();
         assert_eq!(edited, 1, "updated in place");
+
+        // A refused write is remembered on the contract and tried again each run until it
+        // goes through.
+        let contract_of = |origin: &'static str| {
+            let app = &app;
+            let path = format!(
+                "/api/synchronizations/{}/contracts?originId={origin}",
+                sync["id"]
+            );
+            async move { app.get(&path).await.1["results"][0].clone() }
+        };
+        {
+            let mut objects = upstream.state.objects.lock().expect("lock");
+            objects[1] = zaak(2, "reject");
+            objects.push(zaak(99, "reject"));
+        }
+        assert_eq!(
+            counts(&run().await),
+            [13, 11, 0, 0, 0, 2],
+            "{}",
+            backend.name
+        );
+        assert_eq!(counts(&run().await), [13, 11, 0, 0, 0, 2], "tried again");
+        let refused = contract_of("Z-002").await;
+        assert_eq!(refused["retryCount"], 2, "{refused}");
+        assert!(
+            refused["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("422")),
+            "{refused}"
+        );
+        let new_refused = contract_of("Z-099").await;
+        assert_eq!(
+            (
+                new_refused["retryCount"].clone(),
+                new_refused["targetId"].clone()
+            ),
+            (json!(2), Value::Null),
+            "{new_refused}"
+        );
+        {
+            let mut objects = upstream.state.objects.lock().expect("lock");
+            objects[1] = zaak(2, "Zaak 2");
+            objects[12] = zaak(99, "Zaak 99");
+        }
+        assert_eq!(
+            counts(&run().await),
+            [13, 11, 1, 1, 0, 0],
+            "{}",
+            backend.name
+        );
+        let healed = contract_of("Z-002").await;
+        assert_eq!(
+            (healed["retryCount"].clone(), healed["lastError"].clone()),
+            (json!(0), Value::Null),
+            "{healed}"
+        );
+        assert!(contract_of("Z-099").await["targetId"].is_string());
+
+        // A contract log per write and delete, pointing at its run's log.
+        let (status, logs) = app
+            .get(&format!(
+                "/api/synchronizations/contracts/logs?synchronizationId={}&_limit=100",
+                sync["uuid"].as_str().expect("uuid")
+            ))
+            .await;
+        assert_eq!(status, 200, "{logs}");
+        let logs = logs["results"].as_array().expect("results").clone();
+        let results = |kind: &str| logs.iter().filter(|l| l["targetResult"] == kind).count();
+        assert_eq!(
+            (results("create"), results("update"), results("delete")),
+            (16, 2, 3),
+            "{}",
+            backend.name
+        );
+        let created = logs
+            .iter()
+            .find(|l| l["targetResult"] == "create")
+            .expect("a create");
+        assert!(
+            created["source"]["omschrijving"].is_string() && created["target"]["title"].is_string(),
+            "{created}"
+        );
+        assert!(
+            logs.iter()
+                .any(|l| l["synchronizationLogId"] == first["uuid"]),
+            "the first run's logs point at it"
+        );
     }
 }
 

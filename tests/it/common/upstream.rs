@@ -92,6 +92,9 @@ fn items(request: &HttpRequest, body: &[u8], state: &UpstreamState) -> HttpRespo
     let id = request.path().strip_prefix("/items/").map(str::to_owned);
     let object: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     match (request.method().as_str(), id) {
+        _ if object["title"] == "reject" => {
+            HttpResponse::UnprocessableEntity().json(json!({"error": "title: rejected"}))
+        }
         ("POST", None) => {
             let mut created = state.created.lock().expect("lock");
             *created += 1;

@@ -1,0 +1,2 @@
+ALTER TABLE oc_openconnector_synchronization_contracts DROP COLUMN retry_count;
+ALTER TABLE oc_openconnector_synchronization_contracts DROP COLUMN last_error;
