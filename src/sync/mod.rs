@@ -288,16 +288,7 @@ impl Synchronizer {
     /// Runs the synchronization named by `key` and answers its SynchronizationLog.
     pub async fn run(&self, key: &str, options: RunOptions) -> Result<Value, SyncError> {
         let started = Instant::now();
-        let lookup = Key::parse(key);
-        let row = self
-            .db
-            .run(move |conn| store::find(conn, &SYNCHRONIZATION, &lookup))
-            .await?
-            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
-        let id = row
-            .get("id")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let (id, row) = self.find_synchronization(key).await?;
         let _claim = self.runs.start(id)?;
         let mut run = self.prepare(id, &row, options, true).await?;
         let mut read_complete = run.read_all().await;
@@ -363,16 +354,7 @@ impl Synchronizer {
         test: bool,
     ) -> Result<Value, SyncError> {
         let started = Instant::now();
-        let lookup = Key::parse(key);
-        let row = self
-            .db
-            .run(move |conn| store::find(conn, &SYNCHRONIZATION, &lookup))
-            .await?
-            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
-        let id = row
-            .get("id")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let (id, row) = self.find_synchronization(key).await?;
         let lock = self.runs.push_lock(id);
         let _turn = lock.lock().await;
         let options = RunOptions { test, force: true };
@@ -547,6 +529,21 @@ impl Synchronizer {
 }
 
 impl Synchronizer {
+    /// The synchronization named by `key` (id, uuid or slug): its id and row.
+    async fn find_synchronization(&self, key: &str) -> Result<(i64, Value), SyncError> {
+        let lookup = Key::parse(key);
+        let row = self
+            .db
+            .run(move |conn| store::find(conn, &SYNCHRONIZATION, &lookup))
+            .await?
+            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        let id = row
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| SyncError::NotFound(key.to_owned()))?;
+        Ok((id, row))
+    }
+
     /// A stored mapping compiled for a run, with the time it last changed.
     async fn compile_mapping(
         &self,

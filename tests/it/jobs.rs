@@ -47,6 +47,19 @@ async fn logs_of(app: &TestApp, job: &Value) -> Vec<Value> {
     page["results"].as_array().cloned().unwrap_or_default()
 }
 
+/// A service, an outside API on loopback, and a source pointing at it.
+async fn with_upstream(backend: &crate::common::Backend) -> (TestApp, Upstream, Value) {
+    let app = TestApp::spawn(backend).await;
+    let upstream = Upstream::start().await;
+    let source = create(
+        &app,
+        "/api/sources",
+        json!({"name": "Upstream", "location": upstream.base}),
+    )
+    .await;
+    (app, upstream, source)
+}
+
 async fn job(app: &TestApp, job: &Value) -> Value {
     app.get(&format!("/api/jobs/{}", job["id"])).await.1
 }
@@ -54,14 +67,7 @@ async fn job(app: &TestApp, job: &Value) -> Value {
 #[tokio::test]
 async fn jobs_run_on_their_schedule_under_a_controllable_clock() {
     for backend in backends() {
-        let app = TestApp::spawn(&backend).await;
-        let upstream = Upstream::start().await;
-        let source = create(
-            &app,
-            "/api/sources",
-            json!({"name": "Upstream", "location": upstream.base}),
-        )
-        .await;
+        let (app, upstream, source) = with_upstream(&backend).await;
         let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
         let dead = format!("http://{}", closed.local_addr().expect("address"));
         drop(closed);
@@ -178,14 +184,7 @@ async fn jobs_run_on_their_schedule_under_a_controllable_clock() {
 #[tokio::test]
 async fn runs_by_hand_follow_the_rules_and_bad_jobs_are_refused() {
     for backend in backends() {
-        let app = TestApp::spawn(&backend).await;
-        let upstream = Upstream::start().await;
-        let source = create(
-            &app,
-            "/api/sources",
-            json!({"name": "Upstream", "location": upstream.base}),
-        )
-        .await;
+        let (app, _upstream, source) = with_upstream(&backend).await;
         let job = create(&app, "/api/jobs", json!({"name": "ping", "jobClass": "PingAction", "arguments": {"sourceId": source["id"], "endpoint": "/echo"}, "cron": "0 3 * * *", "timeZone": "Europe/Amsterdam"})).await;
         let next = job["nextRun"].clone();
 
@@ -290,14 +289,7 @@ fn replica(app: &TestApp, clock: &Arc<ManualClock>) -> Scheduler {
 #[tokio::test]
 async fn replicas_run_each_due_run_exactly_once_and_take_over_a_dead_ones_jobs() {
     for backend in backends() {
-        let app = TestApp::spawn(&backend).await;
-        let upstream = Upstream::start().await;
-        let source = create(
-            &app,
-            "/api/sources",
-            json!({"name": "Upstream", "location": upstream.base}),
-        )
-        .await;
+        let (app, upstream, source) = with_upstream(&backend).await;
         let mut jobs = Vec::new();
         for n in 0..4 {
             jobs.push(create(&app, "/api/jobs", json!({"name": format!("every minute {n}"), "jobClass": "PingAction", "arguments": {"sourceId": source["id"], "endpoint": "/echo"}, "cron": "* * * * *"})).await);
@@ -386,14 +378,7 @@ async fn replicas_run_each_due_run_exactly_once_and_take_over_a_dead_ones_jobs()
 #[tokio::test]
 async fn shutdown_records_a_cut_off_run_as_interrupted_and_releases_it() {
     for backend in backends() {
-        let app = TestApp::spawn(&backend).await;
-        let upstream = Upstream::start().await;
-        let source = create(
-            &app,
-            "/api/sources",
-            json!({"name": "Upstream", "location": upstream.base}),
-        )
-        .await;
+        let (app, _upstream, source) = with_upstream(&backend).await;
         let slow = create(&app, "/api/jobs", json!({"name": "slow", "jobClass": "PingAction", "arguments": {"sourceId": source["id"], "endpoint": "/slow"}})).await;
         let clock = Arc::new(ManualClock::new(time(&slow["nextRun"])));
         let scheduler = Scheduler::new(app.state.clone(), clock.clone(), settings());
