@@ -15,3 +15,4 @@ pub mod retention;
 pub mod secret;
 pub mod sync;
 pub mod telemetry;
+pub mod transfer;

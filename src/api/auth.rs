@@ -18,7 +18,14 @@ fn is_gateway(path: &str) -> bool {
 }
 
 fn is_admin_data(path: &str) -> bool {
-    ["/api/sources", "/api/settings"].iter().any(|root| {
+    [
+        "/api/sources",
+        "/api/settings",
+        "/api/import",
+        "/api/export",
+    ]
+    .iter()
+    .any(|root| {
         path == *root
             || path
                 .strip_prefix(root)

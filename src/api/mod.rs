@@ -8,12 +8,13 @@ mod jobs;
 mod mappings;
 mod openapi;
 mod resources;
-mod secrets;
+pub(crate) mod secrets;
 mod settings;
 mod sources;
 mod synchronizations;
+mod transfer;
 mod ui;
-mod validate;
+pub(crate) mod validate;
 mod webhooks;
 
 use actix_web::web;
@@ -37,8 +38,10 @@ pub const COLLECTIONS: [(&str, &Entity); 9] = [
 ];
 
 /// Log lists (read and delete; logs are written by the service itself), newest first.
-pub const LOGS: [(&str, &Entity); 4] = [
+pub const LOGS: [(&str, &Entity); 6] = [
     ("sources/logs", &db::CALL_LOG),
+    ("endpoints/logs", &db::ENDPOINT_LOG),
+    ("events/messages", &db::EVENT_MESSAGE),
     ("jobs/logs", &db::JOB_LOG),
     ("synchronizations/logs", &db::SYNCHRONIZATION_LOG),
     ("synchronizations/contracts/logs", &db::CONTRACT_LOG),
@@ -69,6 +72,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::post().to(sources::retry_call),
         )
         .route("/mappings/test", web::post().to(mappings::test_mapping))
+        .route("/import", web::post().to(transfer::import))
+        .route("/export", web::get().to(transfer::export_all))
+        .route("/export/{type}/{id}", web::get().to(transfer::export_one))
         .route("/jobs/run/{id}", web::post().to(jobs::run))
         .route("/jobs/test/{id}", web::post().to(jobs::test))
         .route("/settings", web::get().to(settings::get))

@@ -149,8 +149,18 @@ fn build() -> Value {
                 "409": error_response("Cannot run now"),
             }
         });
+        let mut parameters = Vec::new();
+        if path.contains("{type}") {
+            parameters.push(json!({
+                "name": "type", "in": "path", "required": true,
+                "schema": { "type": "string", "enum": ["source", "mapping", "rule", "endpoint", "synchronization", "job"] }
+            }));
+        }
         if path.contains("{id}") {
-            operation["parameters"] = json!([id_parameter()]);
+            parameters.push(id_parameter());
+        }
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
         }
         if method != "get" {
             operation["requestBody"] =
@@ -178,7 +188,22 @@ fn build() -> Value {
 }
 
 /// Routes that act rather than store: (path, method, summary).
-const ACTIONS: [(&str, &str, &str); 11] = [
+const ACTIONS: [(&str, &str, &str); 14] = [
+    (
+        "/api/import",
+        "post",
+        "Import a configuration bundle or one exported object: `{json, filename?, type?}`",
+    ),
+    (
+        "/api/export",
+        "get",
+        "The whole configuration as one bundle, references as slugs",
+    ),
+    (
+        "/api/export/{type}/{id}",
+        "get",
+        "One source, mapping, rule, endpoint, synchronization or job as JSON-LD",
+    ),
     (
         "/api/sources/test/{id}",
         "post",

@@ -117,6 +117,32 @@ pub fn restore(entity: &Entity, input: &mut Map<String, Value>, current: &Value)
     }
 }
 
+/// Removes the masks left in `input` (secrets an export could not carry) and answers where
+/// they were, as dot paths, so the caller can say which secrets still have to be set.
+pub fn strip_masks(entity: &Entity, input: &mut Map<String, Value>) -> Vec<String> {
+    fn strip(value: &mut Value, place: String, removed: &mut Vec<String>) {
+        if let Value::Object(object) = value {
+            object.retain(|key, child| {
+                let here = format!("{place}.{key}");
+                if child.as_str() == Some(REDACTED) {
+                    removed.push(here);
+                    false
+                } else {
+                    strip(child, here, removed);
+                    true
+                }
+            });
+        }
+    }
+    let mut removed = Vec::new();
+    for field in holders(entity) {
+        if let Some(value) = input.get_mut(field) {
+            strip(value, field.to_owned(), &mut removed);
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

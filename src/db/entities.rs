@@ -524,6 +524,36 @@ pub static EVENT_MESSAGE: Entity = Entity {
     legacy: &[],
 };
 
+/// What the gateway answered to one request on one of our endpoints. The endpoints issue
+/// writes these; the list (`/api/endpoints/logs`) is served from the start so the UI has it.
+pub static ENDPOINT_LOG: Entity = Entity {
+    name: "EndpointLog",
+    table: "endpoint_logs",
+    path: "endpoints/logs",
+    fields: &[
+        Field::new("uuid", "uuid", T::Uuid, D::NoDefault),
+        Field::new("statusCode", "status_code", T::Int, D::NoDefault),
+        Field::new("statusMessage", "status_message", T::Str, D::NoDefault),
+        Field::new("method", "method", T::Str, D::NoDefault),
+        Field::new("path", "path", T::Text, D::NoDefault),
+        Field::new("endpointId", "endpoint_id", T::Int, D::NoDefault),
+        Field::new("request", "request", T::Json, D::Json("{}")),
+        Field::new("response", "response", T::Json, D::Json("{}")),
+        Field::new("userId", "user_id", T::Str, D::NoDefault),
+        Field::new("sessionId", "session_id", T::Str, D::NoDefault),
+        Field::new("created", "created", T::Time, D::NoDefault),
+        Field::new("expires", "expires", T::Time, D::NoDefault),
+        Field::new("size", "size", T::Int, D::Int(4096)),
+    ],
+    search: &["statusMessage", "path"],
+    required: &["endpointId"],
+    has_slug: false,
+    has_version: false,
+    created: Some("created"),
+    updated: None,
+    legacy: &[],
+};
+
 pub static CALL_LOG: Entity = Entity {
     name: "CallLog",
     table: "call_logs",

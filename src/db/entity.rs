@@ -65,7 +65,7 @@ pub struct Entity {
 }
 
 /// Every stored entity, in the order migrations create them.
-pub static ENTITIES: [&Entity; 15] = [
+pub static ENTITIES: [&Entity; 16] = [
     &SOURCE,
     &ENDPOINT,
     &MAPPING,
@@ -81,6 +81,7 @@ pub static ENTITIES: [&Entity; 15] = [
     &JOB_LOG,
     &SYNCHRONIZATION_LOG,
     &CONTRACT_LOG,
+    &ENDPOINT_LOG,
 ];
 
 /// Old spellings that real configurations carry, with the field they mean.

@@ -102,6 +102,22 @@ pub fn list(conn: &mut Conn, entity: &Entity, query: &ListQuery) -> Result<Page,
     })
 }
 
+/// Every row of an entity, oldest first. For the configuration entities, which stay small.
+pub fn all(conn: &mut Conn, entity: &Entity) -> Result<Vec<Value>, StoreError> {
+    let (table, select) = conn.table(entity);
+    let mut sql = conn.sql();
+    sql.push("SELECT ")
+        .push(select)
+        .push(" FROM ")
+        .push(table)
+        .push(" ORDER BY id");
+    Ok(conn
+        .load(&sql)?
+        .into_iter()
+        .map(|row| entity.row_to_json(row.0))
+        .collect())
+}
+
 /// The number of rows of an entity.
 pub fn count(conn: &mut Conn, entity: &Entity) -> Result<u64, StoreError> {
     let (table, _) = conn.table(entity);

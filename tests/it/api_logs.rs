@@ -96,3 +96,38 @@ async fn call_logs_filter_by_date_status_and_source_newest_first() {
         }
     }
 }
+
+#[tokio::test]
+async fn event_deliveries_and_endpoint_logs_are_listed_with_filters() {
+    use openconnector::db::{ENDPOINT_LOG, EVENT_MESSAGE};
+    for backend in backends() {
+        let app = TestApp::spawn(&backend).await;
+        let b = app.backend;
+        app.store
+            .db
+            .run_blocking(|conn| {
+                for (n, status) in ["delivered", "failed", "failed"].iter().enumerate() {
+                    let message = serde_json::json!({"eventId": n + 1, "subscriptionId": 7, "status": status,
+                        "payload": {"type": "object.created"}, "retryCount": n});
+                    store::create(conn, &EVENT_MESSAGE, message.as_object().unwrap())?;
+                }
+                for (endpoint, code) in [(3, 200), (3, 404), (4, 200)] {
+                    let log = serde_json::json!({"endpointId": endpoint, "statusCode": code,
+                        "method": "GET", "path": "/api/endpoint/zaken"});
+                    store::create(conn, &ENDPOINT_LOG, log.as_object().unwrap())?;
+                }
+                Ok::<_, store::StoreError>(())
+            })
+            .expect("rows");
+
+        let (status, page) = app.get("/api/events/messages?status=failed").await;
+        assert_eq!(status, 200, "{b}: {page}");
+        assert_eq!(page["total"], 2, "{b}: {page}");
+        assert_eq!(page["results"][0]["eventId"], 3, "{b}: newest first");
+
+        let (status, page) = app.get("/api/endpoints/logs?endpoint_id=3").await;
+        assert_eq!(status, 200, "{b}: {page}");
+        assert_eq!(page["total"], 2, "{b}: {page}");
+        assert_eq!(page["results"][0]["statusCode"], 404, "{b}: {page}");
+    }
+}

@@ -267,8 +267,10 @@ async fn notifications_go_to_the_named_user() {
 
 /// Requests the server answers, one per route it serves, with the method AppAPI's proxy would
 /// forward (it has no PATCH).
-const SERVED: [(&str, &str); 17] = [
+const SERVED: [(&str, &str); 19] = [
     ("GET", "/api/endpoint/zaken/1"),
+    ("POST", "/api/import"),
+    ("GET", "/api/export/source/1"),
     ("GET", "/api/sources"),
     ("POST", "/api/sources/test/1"),
     ("GET", "/api/sources/logs"),

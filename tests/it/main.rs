@@ -14,3 +14,4 @@ mod jobs;
 mod mapping;
 mod migrations;
 mod sync;
+mod transfer;

@@ -1,0 +1,1 @@
+DROP TABLE oc_openconnector_endpoint_logs;
