@@ -156,6 +156,86 @@ async fn api_key_basic_and_bearer_reach_the_server_and_stay_out_of_logs() {
     assert_no_secret_leaves(&app).await;
 }
 
+/// A fresh private key (PEM) and its public key (PEM) for `algorithm`, made by `openssl`.
+fn key_pair(algorithm: jsonwebtoken::Algorithm) -> Option<(String, Vec<u8>)> {
+    let dir = std::env::temp_dir().join(format!("oc-jwt-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let generate: &[&str] = match algorithm {
+        jsonwebtoken::Algorithm::ES256 => &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "key.pem",
+        ],
+        _ => &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "key.pem",
+        ],
+    };
+    let made =
+        openssl(generate) && openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "public.pem"]);
+    let pair = made.then(|| {
+        Some((
+            std::fs::read_to_string(dir.join("key.pem")).ok()?,
+            std::fs::read(dir.join("public.pem")).ok()?,
+        ))
+    });
+    std::fs::remove_dir_all(&dir).ok();
+    pair.flatten()
+}
+
+#[tokio::test]
+async fn a_private_key_jwt_client_assertion_is_verified_by_the_token_endpoint() {
+    let app = TestApp::spawn(&backends()[0]).await;
+    let upstream = Upstream::start().await;
+    let (Some((private, public)), Some((other_private, _))) = (
+        key_pair(jsonwebtoken::Algorithm::RS256),
+        key_pair(jsonwebtoken::Algorithm::RS256),
+    ) else {
+        assert!(
+            std::env::var_os("OPENCONNECTOR_TEST_REQUIRE_SERVICES").is_none(),
+            "openssl cannot make a key here"
+        );
+        eprintln!("skipping: openssl cannot make a key here");
+        return;
+    };
+    *upstream.state.jwt_key.lock().expect("lock") = Some((jsonwebtoken::Algorithm::RS256, public));
+    let assertion = |key: &str| {
+        json!({"authentication": {"type": "oauth2", "grant_type": "client_credentials",
+            "tokenUrl": format!("{}/token", upstream.base), "client_id": "client",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "private_key": key, "assertion_algorithm": "RS256"}})
+    };
+    let signed = source(&app, &upstream, assertion(&private)).await;
+    let log = test_call(&app, signed, json!({"endpoint": "/protected"})).await;
+    assert_eq!(log["statusCode"], 200, "{log}");
+    assert_eq!(upstream.tokens_issued(), 1);
+
+    let forged = source(&app, &upstream, assertion(&other_private)).await;
+    let log = test_call(&app, forged, json!({"endpoint": "/protected"})).await;
+    assert_eq!(
+        log["statusCode"], 401,
+        "a key the token endpoint does not know: {log}"
+    );
+    assert_eq!(upstream.tokens_issued(), 1);
+    assert_no_secret_leaves(&app).await;
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -243,49 +323,15 @@ async fn jwts_we_sign_verify_at_the_server() {
         json!({"claims": {"iss": "connector", "sub": "42"}, "x5t": "thumb"})
     );
 
-    let dir = std::env::temp_dir().join(format!("oc-jwt-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let openssl = |args: &[&str]| {
-        Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let rsa = [
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        "key.pem",
-    ];
-    let keys = [
-        (jsonwebtoken::Algorithm::RS256, rsa.to_vec()),
-        (jsonwebtoken::Algorithm::PS256, rsa.to_vec()),
-        (
-            jsonwebtoken::Algorithm::ES256,
-            vec![
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                "key.pem",
-            ],
-        ),
-    ];
-    for (algorithm, generate) in keys {
-        if !openssl(&generate)
-            || !openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "public.pem"])
-        {
+    for algorithm in [
+        jsonwebtoken::Algorithm::RS256,
+        jsonwebtoken::Algorithm::PS256,
+        jsonwebtoken::Algorithm::ES256,
+    ] {
+        let Some((private, public)) = key_pair(algorithm) else {
             eprintln!("skipping {algorithm:?}: openssl cannot make a key here");
             continue;
-        }
-        let private = std::fs::read_to_string(dir.join("key.pem")).expect("key");
-        let public = std::fs::read(dir.join("public.pem")).expect("public key");
+        };
         *upstream.state.jwt_key.lock().expect("lock") = Some((algorithm, public));
         let encoded = base64_of(&private);
         let id = source(&app, &upstream, json!({"authentication": {"type": "jwt", "algorithm": format!("{algorithm:?}"), "secret": encoded, "payload": {"iss": "connector"}}})).await;
@@ -295,7 +341,6 @@ async fn jwts_we_sign_verify_at_the_server() {
         let (_, shown) = app.get(&format!("/api/sources/{id}")).await;
         assert_eq!(shown["configuration"]["authentication"]["secret"], "••••");
     }
-    std::fs::remove_dir_all(dir).ok();
     assert_no_secret_leaves(&app).await;
 }
 

@@ -114,6 +114,42 @@ fn items(request: &HttpRequest, body: &[u8], state: &UpstreamState) -> HttpRespo
     }
 }
 
+fn decoding_key(algorithm: jsonwebtoken::Algorithm, key: &[u8]) -> jsonwebtoken::DecodingKey {
+    match algorithm {
+        jsonwebtoken::Algorithm::HS256
+        | jsonwebtoken::Algorithm::HS384
+        | jsonwebtoken::Algorithm::HS512 => jsonwebtoken::DecodingKey::from_secret(key),
+        jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
+            jsonwebtoken::DecodingKey::from_ec_pem(key).expect("EC public key")
+        }
+        _ => jsonwebtoken::DecodingKey::from_rsa_pem(key).expect("RSA public key"),
+    }
+}
+
+/// A private-key JWT client assertion (RFC 7523): signed by the key in `jwt_key`, issued by
+/// and about the client, for this token endpoint, not expired.
+fn client_assertion_ok(
+    form: &HashMap<String, String>,
+    audience: &str,
+    state: &UpstreamState,
+) -> bool {
+    let jwt_bearer = form.get("client_assertion_type").map(String::as_str)
+        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    let (Some(assertion), Some((algorithm, key))) = (
+        form.get("client_assertion"),
+        state.jwt_key.lock().expect("lock").clone(),
+    ) else {
+        return false;
+    };
+    let mut validation = jsonwebtoken::Validation::new(algorithm);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&["client"]);
+    validation.sub = Some("client".into());
+    jwt_bearer
+        && jsonwebtoken::decode::<Value>(assertion, &decoding_key(algorithm, &key), &validation)
+            .is_ok()
+}
+
 async fn handle(
     request: HttpRequest,
     body: web::Bytes,
@@ -149,9 +185,11 @@ async fn handle(
                 .and_then(|v| v.strip_prefix("Basic "))
                 .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
                 .map(|v| String::from_utf8_lossy(&v).into_owned());
+            let audience = format!("http://{}/token", request.connection_info().host());
             let client_ok = form.get("client_id").map(String::as_str) == Some("client")
                 && form.get("client_secret").map(String::as_str) == Some("client-secret")
-                || basic.as_deref() == Some("client:client-secret");
+                || basic.as_deref() == Some("client:client-secret")
+                || client_assertion_ok(&form, &audience, &state);
             let grant_ok = match form.get("grant_type").map(String::as_str) {
                 Some("client_credentials") => true,
                 Some("password") => form.get("username").map(String::as_str) == Some("user")
@@ -194,15 +232,7 @@ async fn handle(
             let Some((algorithm, key)) = state.jwt_key.lock().expect("lock").clone() else {
                 return HttpResponse::InternalServerError().finish();
             };
-            let key = match algorithm {
-                jsonwebtoken::Algorithm::HS256 | jsonwebtoken::Algorithm::HS384 | jsonwebtoken::Algorithm::HS512 => {
-                    jsonwebtoken::DecodingKey::from_secret(&key)
-                }
-                jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
-                    jsonwebtoken::DecodingKey::from_ec_pem(&key).expect("EC public key")
-                }
-                _ => jsonwebtoken::DecodingKey::from_rsa_pem(&key).expect("RSA public key"),
-            };
+            let key = decoding_key(algorithm, &key);
             let mut validation = jsonwebtoken::Validation::new(algorithm);
             validation.required_spec_claims.clear();
             validation.validate_exp = false;
