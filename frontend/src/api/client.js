@@ -75,17 +75,18 @@ export function toQuery(params = {}) {
 }
 
 /**
- * Calls the API. Relative paths resolve against the API base learnt at load time.
+ * Sends a request to the API with the credentials of the context: the admin token standalone,
+ * Nextcloud's request token inside Nextcloud.
  *
  * @param {string} path e.g. "sources?_page=2"
- * @param {object} [options] method, body (JSON-encoded unless FormData), query, signal
- * @return {Promise<*>} the decoded JSON body (null for 204)
- * @throws {ApiError} for every non-2xx answer
+ * @param {object} options method, body (JSON-encoded unless FormData), query, signal, accept
+ * @return {Promise<Response>} the answer, whatever its status
+ * @throws {ApiError} status 0 when the server cannot be reached
  */
-export async function apiRequest(path, { method = 'GET', body, query, signal } = {}) {
+async function send(path, { method = 'GET', body, query, signal, accept = 'application/json' } = {}) {
 	const { apiBase, inNextcloud } = appContext()
 	const url = new URL(path.replace(/^\//, '') + toQuery(query), apiBase).href
-	const headers = { Accept: 'application/json' }
+	const headers = { Accept: accept }
 	if (inNextcloud) {
 		const requestToken = requestTokenProvider?.()
 		if (requestToken) headers.requesttoken = requestToken
@@ -100,29 +101,92 @@ export async function apiRequest(path, { method = 'GET', body, query, signal } =
 		headers['Content-Type'] = 'application/json'
 		payload = JSON.stringify(body)
 	}
-	let response
 	try {
-		response = await fetch(url, { method, headers, body: payload, signal, credentials: 'same-origin' })
+		return await fetch(url, { method, headers, body: payload, signal, credentials: 'same-origin' })
 	} catch (error) {
 		if (error?.name === 'AbortError') throw error
 		throw new ApiError(0, error?.message || 'Network error', {}, path)
 	}
+}
+
+/**
+ * @param {Response} response the answer
+ * @return {Promise<*>} its JSON body decoded, its text when it is not JSON, null when empty
+ */
+async function readBody(response) {
 	const text = response.status === 204 ? '' : await response.text()
-	let data = null
-	if (text) {
+	if (!text) return null
+	try {
+		return JSON.parse(text)
+	} catch {
+		return text
+	}
+}
+
+/**
+ * @param {Response} response a non-2xx answer
+ * @param {*} data its decoded body
+ * @param {string} path the request path
+ * @return {ApiError} the error to throw (a 401 also calls the unauthorized handler)
+ */
+function errorOf(response, data, path) {
+	if (response.status === 401) onUnauthorized()
+	const message = (data && typeof data === 'object' && (data.message || data.error)) || response.statusText || `HTTP ${response.status}`
+	const details = data && typeof data === 'object' ? data.details : undefined
+	return new ApiError(response.status, String(message), details, path)
+}
+
+/**
+ * Calls the API. Relative paths resolve against the API base learnt at load time.
+ *
+ * @param {string} path e.g. "sources?_page=2"
+ * @param {object} [options] method, body (JSON-encoded unless FormData), query, signal
+ * @return {Promise<*>} the decoded JSON body (null for 204)
+ * @throws {ApiError} for every non-2xx answer
+ */
+export async function apiRequest(path, options = {}) {
+	const response = await send(path, options)
+	const data = await readBody(response)
+	if (!response.ok) throw errorOf(response, data, path)
+	return data
+}
+
+/**
+ * Fetches a file the API serves as an attachment (GET), with the same credentials as every call.
+ *
+ * @param {string} path e.g. "export/source/3"
+ * @param {object} [options] query, signal
+ * @return {Promise<{blob: Blob, filename: string}>} the body and the name from Content-Disposition ('' when none)
+ * @throws {ApiError} for every non-2xx answer
+ */
+export async function apiDownload(path, { query, signal } = {}) {
+	const response = await send(path, { query, signal, accept: 'application/json, */*' })
+	if (!response.ok) throw errorOf(response, await readBody(response), path)
+	return { blob: await response.blob(), filename: filenameFromDisposition(response.headers?.get('Content-Disposition')) }
+}
+
+/**
+ * The file name of a Content-Disposition header: `filename*` (RFC 5987, UTF-8) before `filename`.
+ *
+ * @param {string|null} header e.g. `attachment; filename="Source-Pets-v1.0.0.json"`
+ * @return {string} the name, without any folder part; '' when there is none
+ */
+export function filenameFromDisposition(header) {
+	if (!header) return ''
+	let name = ''
+	const extended = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header)
+	if (extended) {
 		try {
-			data = JSON.parse(text)
+			name = decodeURIComponent(extended[2].trim().replace(/^"(.*)"$/, '$1'))
 		} catch {
-			data = text
+			name = ''
 		}
 	}
-	if (!response.ok) {
-		if (response.status === 401) onUnauthorized()
-		const message = (data && typeof data === 'object' && (data.message || data.error)) || response.statusText || `HTTP ${response.status}`
-		const details = data && typeof data === 'object' ? data.details : undefined
-		throw new ApiError(response.status, String(message), details, path)
+	if (!name) {
+		const plain = /filename\s*=\s*("((?:[^"\\]|\\.)*)"|[^;]+)/i.exec(header)
+		if (plain) name = plain[2] !== undefined ? plain[2].replace(/\\(.)/g, '$1') : plain[1].trim()
 	}
-	return data
+	return name.split(/[/\\]/).pop().trim()
 }
 
 export const api = {

@@ -5,6 +5,8 @@
  * Field types: text, textarea, number, boolean, select (options), reference (options from another kind),
  * keyvalue (object of strings; `valueEditor: 'template'` edits values as Twig templates), list (array of
  * strings), json (CodeMirror JSON), datetime. `readOnly` fields show in the detail view only.
+ * `exportType` names the kind in the export and import routes (GET export/{type}/{id}); kinds
+ * without it cannot be exported one by one.
  */
 
 const name = { name: 'name', type: 'text' }
@@ -19,6 +21,7 @@ export const ENTITIES = {
 		kind: 'sources',
 		routeName: 'sources',
 		path: '/sources',
+		exportType: 'source',
 		icon: 'source',
 		titleField: 'name',
 		columns: ['name', 'type', 'location', 'isEnabled'],
@@ -47,6 +50,7 @@ export const ENTITIES = {
 		kind: 'endpoints',
 		routeName: 'endpoints',
 		path: '/endpoints',
+		exportType: 'endpoint',
 		titleField: 'name',
 		columns: ['name', 'method', 'endpoint', 'targetType'],
 		filters: [{ name: 'method', type: 'select', options: METHODS }],
@@ -88,6 +92,7 @@ export const ENTITIES = {
 		kind: 'mappings',
 		routeName: 'mappings',
 		path: '/mappings',
+		exportType: 'mapping',
 		titleField: 'name',
 		columns: ['name', 'description', 'version', 'passThrough'],
 		filters: [{ name: 'passThrough', type: 'boolean' }],
@@ -107,6 +112,7 @@ export const ENTITIES = {
 		kind: 'jobs',
 		routeName: 'jobs',
 		path: '/jobs',
+		exportType: 'job',
 		titleField: 'name',
 		columns: ['name', 'jobClass', 'cron', 'isEnabled', 'nextRun', 'status'],
 		filters: [{ name: 'isEnabled', type: 'boolean' }],
@@ -142,6 +148,7 @@ export const ENTITIES = {
 		kind: 'synchronizations',
 		routeName: 'synchronizations',
 		path: '/synchronizations',
+		exportType: 'synchronization',
 		titleField: 'name',
 		columns: ['name', 'sourceType', 'targetType', 'sourceLastSynced'],
 		filters: [{ name: 'sourceType', type: 'select', options: ['api', 'database', 'file', 'register/schema'] }],
@@ -171,6 +178,7 @@ export const ENTITIES = {
 		kind: 'rules',
 		routeName: 'rules',
 		path: '/rules',
+		exportType: 'rule',
 		titleField: 'name',
 		columns: ['name', 'type', 'action', 'timing', 'order'],
 		filters: [{ name: 'type', type: 'select', options: ['authentication', 'error', 'mapping', 'synchronization', 'save_object', 'extend_input', 'fetch_file', 'write_file', 'locking', 'download', 'audit_trail', 'custom', 'javascript'] }],
@@ -231,8 +239,9 @@ export const ENTITIES = {
 }
 
 /**
- * The log lists. Call logs, job logs and synchronization logs exist in the API; endpoint logs and
- * event (delivery) logs are documented shapes the back end does not serve yet.
+ * The log lists: call logs, endpoint logs (what our endpoints answered), job logs, synchronization
+ * logs and event (delivery) messages, each a list route of the API with the usual
+ * {results, total, page, pages} answer.
  */
 export const LOGS = {
 	sources: {
@@ -254,7 +263,7 @@ export const LOGS = {
 		path: '/endpoints/logs',
 		parentKind: 'endpoints',
 		parentFilter: 'endpoint_id',
-		columns: ['statusCode', 'statusMessage', 'endpointId', 'created'],
+		columns: ['statusCode', 'method', 'path', 'statusMessage', 'endpointId', 'created'],
 		filters: [],
 	},
 	jobs: {
@@ -294,6 +303,20 @@ export function entityDescription(kind) {
 	const description = ENTITIES[kind]
 	if (!description) throw new Error(`Unknown entity kind: ${kind}`)
 	return description
+}
+
+/**
+ * The entity kind a type name of the import and export routes stands for: "source", "Source" and
+ * "sources" all give "sources".
+ *
+ * @param {string} type a type name
+ * @return {string|null} the kind, null when the UI knows none
+ */
+export function kindOfType(type) {
+	const lower = String(type ?? '').trim().toLowerCase()
+	if (!lower) return null
+	const entity = Object.values(ENTITIES).find((candidate) => candidate.kind === lower || candidate.exportType === lower || candidate.kind === `${lower}s`)
+	return entity?.kind ?? null
 }
 
 /** @param {object} field a field description @return {*} the empty value for a new object */

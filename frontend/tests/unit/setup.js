@@ -8,7 +8,7 @@ export function standaloneContext() {
 /**
  * Replaces fetch with a list of canned answers, recording the requests.
  *
- * @param {Array<{status: number, body?: *}>} answers answers in order (the last one repeats)
+ * @param {Array<{status: number, body?: *, headers?: object}>} answers answers in order (the last one repeats)
  * @return {Array<{url: string, options: object}>} the recorded requests
  */
 export function mockFetch(answers) {
@@ -21,7 +21,9 @@ export function mockFetch(answers) {
 			ok: answer.status >= 200 && answer.status < 300,
 			status: answer.status,
 			statusText: answer.statusText ?? '',
+			headers: new Headers(answer.headers ?? {}),
 			text: async () => text,
+			blob: async () => new Blob([text], { type: 'application/json' }),
 		}
 	}
 	return calls

@@ -1,0 +1,1 @@
+import"./NcInputField-BChHWdwd.js";

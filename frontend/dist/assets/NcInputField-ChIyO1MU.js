@@ -1,1 +1,0 @@
-import"./NcInputField-COlUpEh0.js";
