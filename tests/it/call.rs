@@ -9,6 +9,7 @@ use openconnector::call::{CallRequest, SourceSpec};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::common::tls::{Certificates, MutualTlsServer};
 use crate::common::upstream::Upstream;
 use crate::common::{TestApp, backends};
 
@@ -154,6 +155,75 @@ async fn api_key_basic_and_bearer_reach_the_server_and_stay_out_of_logs() {
         "a mask sent back keeps the secret"
     );
     assert_no_secret_leaves(&app).await;
+}
+
+#[tokio::test]
+async fn a_client_certificate_opens_a_mutual_tls_source_and_a_missing_one_is_a_clear_log() {
+    let app = TestApp::spawn(&backends()[0]).await;
+    let Some(certificates) = Certificates::make() else {
+        assert!(
+            std::env::var_os("OPENCONNECTOR_TEST_REQUIRE_SERVICES").is_none(),
+            "openssl cannot make certificates here"
+        );
+        eprintln!("skipping: openssl cannot make certificates here");
+        return;
+    };
+    let server = MutualTlsServer::start(&certificates).await;
+    let tls_source = |configuration: Value| {
+        let app = &app;
+        let base = server.base.clone();
+        async move {
+            let (status, created) = app
+                .post("/api/sources", &json!({"name": format!("TLS {}", uuid::Uuid::new_v4()), "location": base, "configuration": configuration}))
+                .await;
+            assert_eq!(status, 201, "{created}");
+            created["id"].as_i64().expect("id")
+        }
+    };
+
+    let mutual = tls_source(json!({"verify": certificates.ca, "cert": certificates.client, "ssl_key": certificates.client_key})).await;
+    let log = test_call(&app, mutual, json!({"endpoint": "/hello"})).await;
+    assert_eq!(log["statusCode"], 200, "{log}");
+    assert_eq!(body(&log), json!({"mutual": true}));
+    let (_, shown) = app.get(&format!("/api/sources/{mutual}")).await;
+    assert_eq!(
+        shown["configuration"]["ssl_key"], "••••",
+        "the client key is a secret"
+    );
+
+    let without_certificate = tls_source(json!({"verify": certificates.ca})).await;
+    let log = test_call(&app, without_certificate, json!({"endpoint": "/hello"})).await;
+    assert_eq!(log["statusCode"], 503, "refused by the server: {log}");
+    assert!(
+        log["statusMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("could not be reached"),
+        "{log}"
+    );
+    assert!(server.handshakes_refused() >= 1);
+
+    let untrusted = tls_source(json!({})).await;
+    let log = test_call(&app, untrusted, json!({"endpoint": "/hello"})).await;
+    assert_eq!(
+        log["statusCode"], 503,
+        "an unknown CA is not trusted: {log}"
+    );
+    assert!(
+        log.to_string().to_lowercase().contains("certificate"),
+        "{log}"
+    );
+
+    app.state.calls.flush_logs().await;
+    let (_, logs) = app.get("/api/sources/logs?_limit=500").await;
+    let (_, sources) = app.get("/api/sources?_limit=500").await;
+    let key_body = certificates.client_key.lines().nth(1).expect("a key line");
+    for answer in [logs, sources] {
+        assert!(
+            !answer.to_string().contains(key_body),
+            "the client key left: {answer}"
+        );
+    }
 }
 
 /// A fresh private key (PEM) and its public key (PEM) for `algorithm`, made by `openssl`.

@@ -2,6 +2,7 @@
 
 pub mod nextcloud;
 pub mod openregister;
+pub mod tls;
 pub mod upstream;
 
 use std::net::TcpListener;
