@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use self::cache::MappingCache;
 use self::casts::Cast;
+use self::twig::direct::DirectTemplate;
 use self::twig::{TemplateSet, values};
 
 /// How deep `executeMapping` may nest (a mapping that calls itself stops here).
@@ -341,8 +342,11 @@ enum Render {
     Text(String),
     /// `{{ a.b.c }}` alone: the value at that path, printed, with no template engine.
     Print(Vec<String>),
-    /// A compiled template, by its name in the set.
-    Template(String),
+    /// A compiled template, by its name in the set, and its direct form when it has one.
+    Template {
+        name: String,
+        direct: Option<DirectTemplate>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -431,7 +435,10 @@ impl CompiledMapping {
                                         }
                                         _ => None,
                                     };
-                                Render::Template(key.clone())
+                                Render::Template {
+                                    name: key.clone(),
+                                    direct: DirectTemplate::compile(&source).ok().flatten(),
+                                }
                             }
                             Err(error) => {
                                 errors.insert(key.clone(), error.to_string());
@@ -591,7 +598,10 @@ impl CompiledMapping {
         match render {
             Render::Text(text) => Ok(text.clone()),
             Render::Print(path) => Ok(print_path(input, path)),
-            Render::Template(name) => {
+            Render::Template { name, direct } => {
+                if let Some(text) = direct.as_ref().and_then(|d| d.render(input).ok()) {
+                    return Ok(text);
+                }
                 let context = context.get_or_insert_with(|| {
                     values::context_from_json(input, self.context_names.as_ref())
                 });

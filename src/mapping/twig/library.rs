@@ -677,7 +677,7 @@ pub fn slugify(text: &str) -> String {
 }
 
 /// PHP's `strip_tags` for ordinary markup: tags, comments and PHP blocks removed.
-fn strip_tags(text: &str) -> String {
+pub(super) fn strip_tags(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut depth = 0usize;
     let mut quote: Option<char> = None;

@@ -3,6 +3,7 @@
 //! the compiled templates of one mapping live in one [`TemplateSet`]. Output is not escaped,
 //! `{{ true }}` prints `1`, and every render is bounded by fuel, output size and nesting depth.
 
+pub mod direct;
 pub mod library;
 pub mod syntax;
 pub mod values;

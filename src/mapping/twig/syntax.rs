@@ -27,14 +27,24 @@ fn error<T>(line: usize, message: impl Into<String>) -> Result<T, SyntaxError> {
 
 /// Translates a Twig template to MiniJinja source.
 pub fn translate(source: &str) -> Result<String, SyntaxError> {
+    emit(&parse(source)?)
+}
+
+/// A Twig template's syntax tree.
+pub(super) fn parse(source: &str) -> Result<Vec<Node>, SyntaxError> {
     let parts = lex_template(source)?;
     let mut parser = TemplateParser { parts, position: 0 };
     let nodes = parser.parse_nodes(&[])?;
     if let Some(part) = parser.parts.get(parser.position) {
         return error(part.line, "unexpected closing tag");
     }
+    Ok(nodes)
+}
+
+/// MiniJinja source for a syntax tree.
+pub(super) fn emit(nodes: &[Node]) -> Result<String, SyntaxError> {
     let mut assigned = BTreeSet::new();
-    collect_assigned(&nodes, &mut assigned);
+    collect_assigned(nodes, &mut assigned);
     let mut emitter = Emitter {
         out: String::new(),
         assigned,
@@ -44,7 +54,7 @@ pub fn translate(source: &str) -> Result<String, SyntaxError> {
     if !emitter.assigned.is_empty() {
         emitter.out.push_str("{% set __v = __twig_vars() %}");
     }
-    emitter.emit_nodes(&nodes)?;
+    emitter.emit_nodes(nodes)?;
     Ok(emitter.out)
 }
 
@@ -564,7 +574,7 @@ fn strip_c_slashes(text: &str) -> String {
 // Expressions
 
 #[derive(Debug, Clone, PartialEq)]
-enum Expr {
+pub(super) enum Expr {
     Null,
     Bool(bool),
     Int(i64),
@@ -997,8 +1007,8 @@ fn parse_whole_expression(tokens: &[Spanned], line: usize) -> Result<Expr, Synta
 // ---------------------------------------------------------------------------------------------
 // Template structure
 
-#[derive(Debug)]
-enum Node {
+#[derive(Debug, Clone)]
+pub(super) enum Node {
     Text(String),
     Print(Expr),
     If(Vec<(Expr, Vec<Node>)>, Option<Vec<Node>>),
