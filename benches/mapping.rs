@@ -42,6 +42,15 @@ fn criterion_benches(criterion: &mut Criterion) {
         group.bench_function("context_from_json", |bencher| {
             bencher.iter(|| openconnector::mapping::twig::values::from_json(black_box(&input)));
         });
+        let without_casts = MappingDefinition {
+            cast: Default::default(),
+            unset: Vec::new(),
+            ..definition.clone()
+        };
+        let compiled = Mapper::default().compile(&without_casts).unwrap();
+        group.bench_function("all_keys_without_casts", |bencher| {
+            bencher.iter(|| compiled.apply(black_box(&input)).unwrap());
+        });
         for (key, value) in &definition.mapping {
             let single = MappingDefinition {
                 mapping: [(key.clone(), value.clone())].into_iter().collect(),

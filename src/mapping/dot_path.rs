@@ -13,14 +13,15 @@ pub fn get<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(root, child)
 }
 
-/// Whether `path` exists. An empty input never has anything, as with the PHP library.
-pub fn has(root: &Value, path: &str) -> bool {
+/// The value at `path` when it exists. An empty input never has anything, as with the PHP
+/// library.
+pub fn find<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     let empty = match root {
         Value::Object(map) => map.is_empty(),
         Value::Array(items) => items.is_empty(),
         _ => true,
     };
-    !empty && get(root, path).is_some()
+    if empty { None } else { get(root, path) }
 }
 
 fn child<'a>(value: &'a Value, segment: &str) -> Option<&'a Value> {
@@ -204,9 +205,9 @@ mod tests {
         assert_eq!(get(&input, "a.b.1.c"), Some(&Value::Null));
         assert_eq!(get(&input, "a.b.2"), None);
         assert_eq!(get(&input, "a.x"), None);
-        assert!(has(&input, "a.b.1.c"));
-        assert!(!has(&json!({}), ""));
-        assert!(!has(&json!([]), "0"));
+        assert!(find(&input, "a.b.1.c").is_some());
+        assert!(find(&json!({}), "").is_none());
+        assert!(find(&json!([]), "0").is_none());
     }
 
     #[test]

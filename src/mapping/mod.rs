@@ -546,16 +546,13 @@ impl CompiledMapping {
         let mut output = if self.pass_through && encoded.is_object() {
             encoded.clone()
         } else {
-            Value::Object(Map::new())
+            Value::Object(Map::with_capacity(self.rules.len()))
         };
         let mut context = None;
         for (key, rule) in &self.rules {
             let value = match rule {
                 Rule::Literal(value) => value.clone(),
-                Rule::Text { source, render } => match dot_path::has(encoded, source)
-                    .then(|| dot_path::get(encoded, source))
-                    .flatten()
-                {
+                Rule::Text { source, render } => match dot_path::find(encoded, source) {
                     Some(found) => found.clone(),
                     None => Value::String(self.render(key, source, render, input, &mut context)?),
                 },
