@@ -252,6 +252,21 @@ impl Entity {
             .join(", ")
     }
 
+    /// `id` and the fields named (wire names) of `table`, read as text, in that order: for
+    /// hot reads that need a few columns, not the whole row.
+    pub fn select_fields(&self, table: &str, backend: BackendKind, names: &[&str]) -> String {
+        let id = Field::new("id", "id", FieldType::Int, FieldDefault::NoDefault);
+        std::iter::once(&id)
+            .chain(
+                names
+                    .iter()
+                    .filter_map(|name| self.fields.iter().find(|f| f.name == *name)),
+            )
+            .map(|f| f.select_expr(table, backend))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A row of [`Entity::select_list`] as a wire object.
     pub fn row_to_json(&self, values: Vec<Option<String>>) -> Value {
         let mut object = Map::with_capacity(self.fields.len() + 1);
