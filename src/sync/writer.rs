@@ -121,13 +121,15 @@ impl OpenRegisterTarget {
         &self,
         method: Method,
         url: &str,
-        body: Option<&Value>,
+        body: Option<&[u8]>,
     ) -> Result<(u16, String), WriteError> {
         let mut attempt = 0;
         loop {
             let mut request = self.request(method.clone(), url);
             if let Some(body) = body {
-                request = request.json(body);
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_vec());
             }
             let outcome = match request.send().await {
                 Ok(response) => {
@@ -161,10 +163,7 @@ impl OpenRegisterTarget {
 
     /// Creates or replaces the object with uuid `id`; answers the id OpenRegister kept.
     pub async fn upsert(&self, id: &str, object: &Value) -> Result<String, WriteError> {
-        let mut body = object.clone();
-        if let Value::Object(map) = &mut body {
-            map.insert("id".into(), Value::String(id.to_owned()));
-        }
+        let body = body_with_id(object, id);
         let (status, text) = self
             .send(Method::POST, &self.collection, Some(&body))
             .await?;
@@ -175,9 +174,14 @@ impl OpenRegisterTarget {
                 message: text.chars().take(500).collect(),
             });
         }
-        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        /// Only the id of the saved object is read; the rest is skipped, not built.
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            id: Option<Value>,
+        }
+        let saved = serde_json::from_str::<Saved>(&text).ok().and_then(|s| s.id);
         Ok(saved
-            .get("id")
+            .as_ref()
             .and_then(Value::as_str)
             .unwrap_or(id)
             .to_owned())
@@ -212,5 +216,54 @@ impl OpenRegisterTarget {
                 message: text.chars().take(300).collect(),
             })
         }
+    }
+}
+
+/// The JSON of `object` with `id` set, written straight from the object: `id` first, then
+/// the object's own keys (an object that has an `id` gets its value replaced).
+fn body_with_id(object: &Value, id: &str) -> Vec<u8> {
+    match object {
+        Value::Object(map) if !map.contains_key("id") => {
+            let mut out = Vec::with_capacity(256);
+            out.extend_from_slice(b"{\"id\":");
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, id);
+            for (key, value) in map {
+                out.push(b',');
+                let _ = serde_json::to_writer(&mut out, key);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut out, value);
+            }
+            out.push(b'}');
+            out
+        }
+        _ => {
+            let mut body = object.clone();
+            if let Value::Object(map) = &mut body {
+                map.insert("id".into(), Value::String(id.to_owned()));
+            }
+            serde_json::to_vec(&body).unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_body_carries_the_id_once() {
+        let written: Value =
+            serde_json::from_slice(&body_with_id(&json!({"a": 1, "b": [true]}), "x"))
+                .unwrap_or_default();
+        assert_eq!(written, json!({"id": "x", "a": 1, "b": [true]}));
+        let replaced: Value =
+            serde_json::from_slice(&body_with_id(&json!({"id": "old", "a": 1}), "x"))
+                .unwrap_or_default();
+        assert_eq!(replaced, json!({"id": "x", "a": 1}));
+        let empty: Value =
+            serde_json::from_slice(&body_with_id(&json!({}), "x")).unwrap_or_default();
+        assert_eq!(empty, json!({"id": "x"}));
     }
 }
