@@ -3,6 +3,10 @@
 //! object; no mapping, no contracts) in the same run.
 //!
 //! `cargo bench --bench sync` (`OBJECTS`, default 100,000, in pages of 100).
+//!
+//! The source and the stand-in run in a child process (this program, started again), so the
+//! peak memory printed is the synchronization's own: the source's objects are made per request
+//! and the stand-in keeps what it is sent, neither of which should count.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken set-up
 
@@ -23,7 +27,6 @@ mod common {
 mod openregister;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -66,44 +69,84 @@ fn peak_memory_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn main() {
-    let total: usize = std::env::var("OBJECTS")
+fn objects_wanted() -> usize {
+    std::env::var("OBJECTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(100_000)
+}
+
+/// The child's part: the paged source and the OpenRegister stand-in, until stdin closes.
+async fn serve_counterparts(total: usize) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("port");
+    let source_base = format!("http://{}", listener.local_addr().expect("address"));
+    let server = HttpServer::new(move || {
+        App::new().default_service(web::to(move |request: HttpRequest| async move {
+            let page: usize = request
+                .query_string()
+                .split('&')
+                .find_map(|p| p.strip_prefix("page="))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            let start = (page - 1) * PAGE;
+            let results: Vec<Value> = (start..total.min(start + PAGE)).map(object).collect();
+            HttpResponse::Ok()
+                .json(json!({"results": results, "page": page, "pages": total.div_ceil(PAGE)}))
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+
+    let register = openregister::OpenRegister::start().await;
+    register.set_audit(false);
+    register.add_register(1, "zaken");
+    register.add_schema(
+        2,
+        "zaak",
+        json!({"properties": {"title": {"type": "string"}}}),
+        false,
+    );
+    register.add_register(3, "bare");
+    register.add_schema(4, "zaak", json!({"properties": {}}), false);
+    println!("{source_base} {}", register.base);
+    let _ = tokio::task::spawn_blocking(|| {
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
+    })
+    .await;
+}
+
+fn main() {
+    let total = objects_wanted();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::var_os("SYNC_BENCH_COUNTERPARTS").is_some() {
+        runtime.block_on(serve_counterparts(total));
+        return;
+    }
+    let mut counterparts =
+        std::process::Command::new(std::env::current_exe().expect("this program"))
+            .env("SYNC_BENCH_COUNTERPARTS", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the counterparts start");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(counterparts.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the counterparts say where they are");
+    let mut bases = line.split_whitespace().map(str::to_owned);
+    let (source_base, register_base) = (
+        bases.next().expect("source"),
+        bases.next().expect("register"),
+    );
     runtime.block_on(async move {
-        let objects: Arc<Vec<Value>> = Arc::new((0..total).map(object).collect());
-        let served = Arc::clone(&objects);
-        let listener = TcpListener::bind("127.0.0.1:0").expect("port");
-        let source_base = format!("http://{}", listener.local_addr().expect("address"));
-        let server = HttpServer::new(move || {
-            let served = Arc::clone(&served);
-            App::new().default_service(web::to(move |request: HttpRequest| {
-                let served = Arc::clone(&served);
-                async move {
-                    let page: usize = request.query_string().split('&').find_map(|p| p.strip_prefix("page=")).and_then(|p| p.parse().ok()).unwrap_or(1);
-                    let start = (page - 1) * PAGE;
-                    let results: Vec<&Value> = served.iter().skip(start).take(PAGE).collect();
-                    HttpResponse::Ok().json(json!({"results": results, "page": page, "pages": served.len().div_ceil(PAGE)}))
-                }
-            }))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        tokio::spawn(server);
-
-        let register = openregister::OpenRegister::start().await;
-        register.set_audit(false);
-        register.add_register(1, "zaken");
-        register.add_schema(2, "zaak", json!({"properties": {"title": {"type": "string"}}}), false);
-        register.add_register(3, "bare");
-        register.add_schema(4, "zaak", json!({"properties": {}}), false);
 
         println!("{total} objects in pages of {PAGE}, from a local source into the OpenRegister stand-in");
         // The bare loop: the same pages read and objects written, nothing else.
@@ -115,7 +158,7 @@ fn main() {
             futures_util::stream::iter(items)
                 .map(|item| {
                     let client = client.clone();
-                    let url = format!("{}/objects/bare/zaak", register.base);
+                    let url = format!("{register_base}/objects/bare/zaak");
                     async move {
                         let response = client.post(url).basic_auth(openregister::USER, Some(openregister::APP_PASSWORD)).json(&item).send().await.expect("post");
                         assert!(response.status().is_success());
@@ -131,7 +174,7 @@ fn main() {
         let db = Db::connect(&dir.join("bench.sqlite").to_string_lossy(), "oc_openconnector_", 8).expect("db");
         db.run_blocking(|conn| conn.run_pending_migrations()).expect("migrate");
         let settings = RegisterSettings {
-            base: register.base.clone(),
+            base: register_base.clone(),
             auth: RegisterAuth::Basic { user: openregister::USER.into(), password: Secret::new(openregister::APP_PASSWORD) },
         };
         let state = AppState::new(db.clone(), Secret::new("bench")).expect("state").with_register(Some(settings));
@@ -162,7 +205,7 @@ fn main() {
         println!("  bare loop (fetch pages, POST objects):   {bare:>9.0} objects/s");
         println!("  first sync (map, contracts, upsert):     {first_rate:>9.0} objects/s   ratio to bare {:.2}", first_rate / bare);
         println!("  unchanged re-sync (hash, skip):          {again_rate:>9.0} objects/s   ratio to bare {:.2}", again_rate / bare);
-        println!("  peak memory of the whole process:        {:>9.0} MB", peak_memory_mb());
+        println!("  peak memory of the synchronization:      {:>9.0} MB", peak_memory_mb());
         for (name, log) in [("first sync", &first), ("re-sync", &again)] {
             let stages = &log["result"]["timing"]["stages"];
             let parts: Vec<String> = stages
@@ -173,4 +216,5 @@ fn main() {
         }
         std::fs::remove_dir_all(&dir).ok();
     });
+    let _ = counterparts.kill();
 }

@@ -119,8 +119,15 @@ pub struct Targeted {
     pub target_id: String,
 }
 
-/// Every contract of a synchronization that points at a target object.
-pub fn with_targets(conn: &mut Conn, synchronization_id: i64) -> Result<Vec<Targeted>, StoreError> {
+/// Up to `limit` contracts of a synchronization that point at a target object, in order of
+/// origin id (then id), the next ones after `after`: a walk along the (synchronization,
+/// origin id) index that costs the same at every step.
+pub fn with_targets(
+    conn: &mut Conn,
+    synchronization_id: i64,
+    after: Option<(&str, i64)>,
+    limit: usize,
+) -> Result<Vec<Targeted>, StoreError> {
     let (table, _) = conn.table(&CONTRACT);
     let cast = conn.text_type();
     let mut sql = conn.sql();
@@ -129,6 +136,16 @@ pub fn with_targets(conn: &mut Conn, synchronization_id: i64) -> Result<Vec<Targ
     ))
     .bind(Bind::Text(Some(synchronization_id.to_string())))
     .push(" AND target_id IS NOT NULL");
+    if let Some((origin_id, id)) = after {
+        sql.push(" AND (origin_id > ")
+            .bind(Bind::Text(Some(origin_id.to_owned())))
+            .push(" OR (origin_id = ")
+            .bind(Bind::Text(Some(origin_id.to_owned())))
+            .push(" AND id > ")
+            .bind(Bind::Int(Some(id)))
+            .push("))");
+    }
+    sql.push(&format!(" ORDER BY origin_id, id LIMIT {limit}"));
     Ok(conn
         .load(&sql)?
         .into_iter()

@@ -38,6 +38,13 @@ use writer::{OpenRegisterTarget, RegisterSettings};
 /// How many target writes run at once.
 const WRITE_CONCURRENCY: usize = 8;
 
+/// The key an origin id is remembered by in a run: a hash with fixed keys, the same in every
+/// process.
+fn origin_key(origin_id: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(origin_id)
+}
+
 /// What happened to the object a push run is handed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutation {
@@ -223,7 +230,9 @@ struct Run<'a> {
     config_changed: Option<NaiveDateTime>,
     counts: Counts,
     errors: Vec<Value>,
-    seen: HashSet<String>,
+    /// The origin ids read in this run, as 64-bit hashes: a million cost a few megabytes. A
+    /// collision can only spare an object that vanished, never delete one that is there.
+    seen: HashSet<u64>,
     /// When the source refused a page for its rate limit: when it may be asked again (Unix).
     rate_limit_reset: Option<u64>,
     /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
@@ -719,7 +728,7 @@ impl Run<'_> {
                 continue;
             };
             // Present in the source, whatever happens to it next: never deleted as vanished.
-            self.seen.insert(origin_id.clone());
+            self.seen.insert(origin_key(&origin_id));
             objects.push((origin_id, item));
         }
         if self.extra_before_conditions {
@@ -1050,56 +1059,79 @@ impl Run<'_> {
         }
     }
 
-    /// Deletes the target objects whose source objects were not in this (complete) read.
+    /// Deletes the target objects whose source objects were not in this (complete) read. The
+    /// contracts are walked a chunk at a time, so memory does not grow with the source.
     async fn delete_vanished(&mut self) {
+        const CHUNK: usize = 1000;
         let Some(target) = self.target.clone() else {
             return;
         };
         let sync_id = self.id;
         self.sync.runs.update(self.id, |p| p.stage = "deleting");
-        let known = match self
-            .sync
-            .db
-            .run(move |conn| contract::with_targets(conn, sync_id))
-            .await
-        {
-            Ok(known) => known,
-            Err(error) => {
-                self.errors
-                    .push(json!({"stage": "delete", "error": error.to_string()}));
-                return;
-            }
-        };
-        let deleting = Instant::now();
-        let vanished = known
-            .into_iter()
-            .filter(|contract| !self.seen.contains(&contract.origin_id));
-        let deletes = futures_util::stream::iter(vanished.map(|contract| {
-            let target = Arc::clone(&target);
-            async move {
-                let deleted = target.delete(&contract.target_id).await;
-                (contract, deleted)
-            }
-        }))
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
-        let mut outcomes = Vec::new();
-        for (contract, deleted) in deletes {
-            match deleted {
-                Ok(()) => {
-                    self.counts.deleted += 1;
-                    outcomes.push(Outcome::Deleted {
-                        contract_id: contract.id,
-                        contract_uuid: contract.uuid,
-                    });
+        let mut after: Option<(String, i64)> = None;
+        loop {
+            let from = after.clone();
+            let chunk = self
+                .sync
+                .db
+                .run(move |conn| {
+                    let from = from.as_ref().map(|(origin, id)| (origin.as_str(), *id));
+                    contract::with_targets(conn, sync_id, from, CHUNK)
+                })
+                .await;
+            let known = match chunk {
+                Ok(known) => known,
+                Err(error) => {
+                    self.errors
+                        .push(json!({"stage": "delete", "error": error.to_string()}));
+                    return;
                 }
-                Err(error) => self.errors.push(json!({"stage": "delete", "originId": contract.origin_id, "error": error.to_string()})),
+            };
+            let Some(last) = known.last() else {
+                break;
+            };
+            let full = known.len() == CHUNK;
+            after = Some((last.origin_id.clone(), last.id));
+            let deleting = Instant::now();
+            let vanished = known
+                .into_iter()
+                .filter(|contract| !self.seen.contains(&origin_key(&contract.origin_id)));
+            let deletes = futures_util::stream::iter(vanished.map(|contract| {
+                let target = Arc::clone(&target);
+                async move {
+                    let deleted = target.delete(&contract.target_id).await;
+                    (contract, deleted)
+                }
+            }))
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+            let mut outcomes = Vec::new();
+            for (contract, deleted) in deletes {
+                match deleted {
+                    Ok(()) => {
+                        self.counts.deleted += 1;
+                        outcomes.push(Outcome::Deleted {
+                            contract_id: contract.id,
+                            contract_uuid: contract.uuid,
+                        });
+                    }
+                    Err(error) => self.errors.push(json!({"stage": "delete", "originId": contract.origin_id, "error": error.to_string()})),
+                }
+            }
+            self.timing.deleting += deleting.elapsed();
+            if !outcomes.is_empty() {
+                if let Err(error) = self.save_outcomes(outcomes).await {
+                    self.errors
+                        .push(json!({"stage": "delete", "error": error.to_string()}));
+                    return;
+                }
+            }
+            if !full {
+                break;
             }
         }
-        self.timing.deleting += deleting.elapsed();
-        let saved = self.save_outcomes(outcomes).await;
-        if let Err(error) = saved.and(self.finish_saving().await) {
+        if let Err(error) = self.finish_saving().await {
             self.errors
                 .push(json!({"stage": "delete", "error": error.to_string()}));
         }

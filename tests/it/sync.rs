@@ -740,3 +740,58 @@ async fn hash_mappings_templated_endpoints_and_follow_ups() {
         assert_eq!(counts(&s.run("run").await), [10, 9, 0, 1, 0, 0], "{b}");
     }
 }
+
+/// Vanished objects are looked for a chunk of contracts at a time; the walk meets every
+/// contract with a target exactly once, also where origin ids repeat, on every backend.
+#[tokio::test]
+async fn the_walk_over_contracts_meets_each_once() {
+    use openconnector::db::{CONTRACT, store};
+    use openconnector::sync::contract;
+    for backend in backends() {
+        let app = TestApp::spawn(&backend).await;
+        let b = app.backend;
+        let db = &app.state.db;
+        db.run_blocking(|conn| {
+            for n in 0..2345 {
+                // Every hundredth origin id twice (bad data a source can give), every tenth
+                // contract without a target, and another synchronization's contracts between.
+                let origin = format!("O-{:05}", if n % 100 == 1 { n - 1 } else { n });
+                let target = (n % 10 != 3).then(|| format!("T-{n}"));
+                for sync in ["7", "8"] {
+                    let row =
+                        json!({"synchronizationId": sync, "originId": origin, "targetId": target});
+                    store::create(conn, &CONTRACT, row.as_object().unwrap())?;
+                }
+            }
+            Ok::<_, store::StoreError>(())
+        })
+        .expect("contracts");
+        let mut met = Vec::new();
+        let mut after: Option<(String, i64)> = None;
+        loop {
+            let from = after.clone();
+            let chunk = db
+                .run_blocking(|conn| {
+                    contract::with_targets(
+                        conn,
+                        7,
+                        from.as_ref().map(|(o, i)| (o.as_str(), *i)),
+                        1000,
+                    )
+                })
+                .expect("a chunk");
+            let Some(last) = chunk.last() else { break };
+            after = Some((last.origin_id.clone(), last.id));
+            met.extend(chunk.into_iter().map(|c| c.target_id));
+        }
+        let expected: Vec<String> = (0..2345)
+            .filter(|n| n % 10 != 3)
+            .map(|n| format!("T-{n}"))
+            .collect();
+        assert_eq!(met.len(), expected.len(), "{b}");
+        let mut sorted = met.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), expected.len(), "{b}: each once");
+    }
+}
