@@ -217,4 +217,5 @@ fn main() {
         std::fs::remove_dir_all(&dir).ok();
     });
     let _ = counterparts.kill();
+    let _ = counterparts.wait();
 }

@@ -102,15 +102,18 @@ pub fn list(conn: &mut Conn, entity: &Entity, query: &ListQuery) -> Result<Page,
     })
 }
 
-/// Every row of an entity, oldest first. For the configuration entities, which stay small.
-pub fn all(conn: &mut Conn, entity: &Entity) -> Result<Vec<Value>, StoreError> {
+/// `SELECT <every column> FROM <table>` of an entity, for a query to go on from.
+fn select_rows(conn: &Conn, entity: &Entity) -> super::sql::Sql {
     let (table, select) = conn.table(entity);
     let mut sql = conn.sql();
-    sql.push("SELECT ")
-        .push(select)
-        .push(" FROM ")
-        .push(table)
-        .push(" ORDER BY id");
+    sql.push("SELECT ").push(select).push(" FROM ").push(table);
+    sql
+}
+
+/// Every row of an entity, oldest first. For the configuration entities, which stay small.
+pub fn all(conn: &mut Conn, entity: &Entity) -> Result<Vec<Value>, StoreError> {
+    let mut sql = select_rows(conn, entity);
+    sql.push(" ORDER BY id");
     Ok(conn
         .load(&sql)?
         .into_iter()
@@ -139,13 +142,8 @@ fn first_number(rows: Vec<super::sql::TextRow>) -> u64 {
 
 /// The row named by `key`, if any.
 pub fn find(conn: &mut Conn, entity: &Entity, key: &Key) -> Result<Option<Value>, StoreError> {
-    let (table, select) = conn.table(entity);
-    let mut sql = conn.sql();
-    sql.push("SELECT ")
-        .push(select)
-        .push(" FROM ")
-        .push(table)
-        .push(" WHERE ");
+    let mut sql = select_rows(conn, entity);
+    sql.push(" WHERE ");
     match key {
         Key::Id(id) => sql.push("id = ").bind(Bind::Int(Some(*id))),
         Key::Uuid(uuid) => sql.push("uuid = ").bind(Bind::Text(Some(uuid.clone()))),
