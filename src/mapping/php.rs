@@ -350,7 +350,7 @@ pub fn json_encode(value: &Value) -> String {
     out
 }
 
-fn write_json(out: &mut String, value: &Value) {
+pub fn write_json(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),

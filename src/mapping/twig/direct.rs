@@ -426,6 +426,14 @@ impl<'n, 'a> Render<'n, 'a> {
                 }
                 self.expr(subject)?.item(index)
             }
+            Expr::Filter(subject, name, args) if name == "json_encode" && args.is_empty() => {
+                if let Expr::Hash(pairs) = subject.as_ref() {
+                    if let Some(text) = self.hash_as_json(pairs)? {
+                        return Ok(Val::text(text));
+                    }
+                }
+                Val::text(php::json_encode(self.expr(subject)?.json()))
+            }
             Expr::Filter(subject, name, args) => {
                 let subject = self.expr(subject)?;
                 let args = args
@@ -495,6 +503,37 @@ impl<'n, 'a> Render<'n, 'a> {
             }
             Expr::Slice(..) | Expr::Call(..) => return Err(GaveUp),
         })
+    }
+
+    /// `{…}|json_encode` written as JSON text as the hash is evaluated, without building it;
+    /// `None` for the hashes PHP would encode otherwise (empty: `[]`; a repeated key).
+    fn hash_as_json(&mut self, pairs: &'n [(Expr, Expr)]) -> Result<Option<String>, GaveUp> {
+        let keys: Vec<&str> = pairs
+            .iter()
+            .filter_map(|(key, _)| match key {
+                Expr::Str(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let unique = keys
+            .iter()
+            .enumerate()
+            .all(|(i, key)| !keys[..i].contains(key));
+        if keys.is_empty() || keys.len() != pairs.len() || !unique {
+            return Ok(None);
+        }
+        let mut text = String::with_capacity(16 * pairs.len());
+        text.push('{');
+        for (index, (key, (_, value))) in keys.iter().zip(pairs).enumerate() {
+            if index > 0 {
+                text.push(',');
+            }
+            php::write_json_string(&mut text, key);
+            text.push(':');
+            php::write_json(&mut text, self.expr(value)?.json());
+        }
+        text.push('}');
+        Ok(Some(text))
     }
 
     fn is_local(&self, name: &str) -> bool {
