@@ -44,12 +44,15 @@ pub async fn list_contracts(
 /// What a run was asked to do.
 struct RunRequest {
     options: RunOptions,
-    /// A push run: the object and what happened to it.
-    push: Option<(serde_json::Value, Mutation)>,
+    /// The object handed to the run.
+    data: Option<serde_json::Value>,
+    /// What happened to `data`, when the caller says: a push run.
+    mutation: Option<Mutation>,
 }
 
-/// Body (or query) of a run: `test` and `force`, both optional booleans; `data` (an object)
-/// with `mutationType` (`create`, `update` or `delete`) makes it a push run.
+/// Body (or query) of a run: `test` and `force`, both optional booleans; `data` (an object),
+/// with `mutationType` (`create`, `update` or `delete`) a push run, without it a run handed
+/// `data` (see `Synchronizer::run_with_data`).
 fn run_request(body: &[u8], request: &HttpRequest, test: bool) -> Result<RunRequest, AppError> {
     let mut options = RunOptions { test, force: false };
     let mut fields: serde_json::Map<String, serde_json::Value> =
@@ -74,28 +77,33 @@ fn run_request(body: &[u8], request: &HttpRequest, test: bool) -> Result<RunRequ
             }
         }
     }
-    let push = match fields.get("data") {
+    let data = match fields.get("data") {
         None | Some(serde_json::Value::Null) => None,
-        Some(data @ serde_json::Value::Object(_)) => {
-            let mutation = match fields.get("mutationType") {
-                None | Some(serde_json::Value::Null) => Some(Mutation::Update),
-                Some(value) => value.as_str().and_then(Mutation::parse),
-            };
+        Some(data @ serde_json::Value::Object(_)) => Some(data.clone()),
+        Some(_) => {
+            problems.insert("data".to_owned(), "expected an object".to_owned());
+            None
+        }
+    };
+    let mutation = match fields.get("mutationType") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => {
+            let mutation = value.as_str().and_then(Mutation::parse);
             if mutation.is_none() {
                 problems.insert(
                     "mutationType".to_owned(),
                     "expected create, update or delete".to_owned(),
                 );
             }
-            mutation.map(|mutation| (data.clone(), mutation))
-        }
-        Some(_) => {
-            problems.insert("data".to_owned(), "expected an object".to_owned());
-            None
+            mutation
         }
     };
     if problems.is_empty() {
-        Ok(RunRequest { options, push })
+        Ok(RunRequest {
+            options,
+            data,
+            mutation,
+        })
     } else {
         Err(AppError::invalid_fields(problems))
     }
@@ -107,13 +115,17 @@ async fn perform(
     id: &str,
     asked: RunRequest,
 ) -> Result<serde_json::Value, AppError> {
-    match asked.push {
-        Some((data, mutation)) => state
+    match (asked.data, asked.mutation) {
+        (Some(data), Some(mutation)) => state
             .sync
             .push(id, data, mutation, asked.options.test)
             .await
             .map_err(sync_error),
-        None => state.sync.run(id, asked.options).await.map_err(sync_error),
+        (data, _) => state
+            .sync
+            .run_with_data(id, asked.options, data)
+            .await
+            .map_err(sync_error),
     }
 }
 

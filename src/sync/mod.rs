@@ -233,6 +233,12 @@ struct Run<'a> {
     /// The origin ids read in this run, as 64-bit hashes: a million cost a few megabytes. A
     /// collision can only spare an object that vanished, never delete one that is there.
     seen: HashSet<u64>,
+    /// What the run was handed (`data`), for `restrictDeletion`.
+    data: Option<Value>,
+    /// The request body of every page (`useDataAsRequestBody`: `#` or a path in `data`).
+    data_as_body: Option<Value>,
+    /// Only contracts whose origin id occurs in `data` may be deleted.
+    restrict_deletion: bool,
     /// When the source refused a page for its rate limit: when it may be asked again (Unix).
     rate_limit_reset: Option<u64>,
     /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
@@ -296,10 +302,27 @@ fn field<'a>(row: &'a Value, name: &str) -> Option<&'a str> {
 impl Synchronizer {
     /// Runs the synchronization named by `key` and answers its SynchronizationLog.
     pub async fn run(&self, key: &str, options: RunOptions) -> Result<Value, SyncError> {
+        self.run_with_data(key, options, None).await
+    }
+
+    /// A run handed `data` (the run endpoint's `data` without a `mutationType`): for a
+    /// synchronization that reads OpenRegister, a push run of that object as an update; for
+    /// one that reads an API, a pull run with `data` in its request templates, as its request
+    /// body (`useDataAsRequestBody`) and as the bound of deletion (`restrictDeletion`).
+    pub async fn run_with_data(
+        &self,
+        key: &str,
+        options: RunOptions,
+        data: Option<Value>,
+    ) -> Result<Value, SyncError> {
         let started = Instant::now();
         let (id, row) = self.find_synchronization(key).await?;
+        if data.is_some() && field(&row, "sourceType") == Some("register/schema") {
+            let data = data.unwrap_or_default();
+            return self.push(key, data, Mutation::Update, options.test).await;
+        }
         let _claim = self.runs.start(id)?;
-        let mut run = self.prepare(id, &row, options, true).await?;
+        let mut run = self.prepare(id, &row, options, true, data).await?;
         let mut read_complete = run.read_all().await;
         if let Err(error) = run.finish_saving().await {
             run.errors
@@ -367,7 +390,7 @@ impl Synchronizer {
         let lock = self.runs.push_lock(id);
         let _turn = lock.lock().await;
         let options = RunOptions { test, force: true };
-        let mut run = self.prepare(id, &row, options, false).await?;
+        let mut run = self.prepare(id, &row, options, false, None).await?;
         run.push(data, mutation).await;
         let mut log = run.log(started.elapsed().as_secs_f64() * 1000.0, true);
         log["result"]["type"] = "internToExtern".into();
@@ -384,13 +407,15 @@ impl Synchronizer {
         Ok(stored)
     }
 
-    /// Reads what a run needs; `pull` runs read their source, push runs are handed objects.
+    /// Reads what a run needs; `pull` runs read their source (with the `data` they were
+    /// handed, if any), push runs are handed objects.
     async fn prepare(
         &self,
         id: i64,
         row: &Value,
         options: RunOptions,
         pull: bool,
+        data: Option<Value>,
     ) -> Result<Run<'_>, SyncError> {
         let config_error =
             |field: &'static str, problem: String| SyncError::Config { field, problem };
@@ -408,7 +433,8 @@ impl Synchronizer {
             _ => Map::new(),
         };
         // The request parts may hold Twig (`{{ 'now'|date('Y-m-d') }}`): rendered once a run.
-        let context = json!({"synchronization": row, "data": {}});
+        let context =
+            json!({"synchronization": row, "data": data.clone().unwrap_or_else(|| json!({}))});
         for key in ["endpoint", "headers", "query"] {
             if let Some(value) = source_config.get_mut(key) {
                 crate::call::source::render_templates(value, &context);
@@ -529,6 +555,20 @@ impl Synchronizer {
             counts: Counts::default(),
             errors: Vec::new(),
             seen: HashSet::new(),
+            data_as_body: source_config
+                .get("useDataAsRequestBody")
+                .and_then(Value::as_str)
+                .filter(|path| !path.is_empty())
+                .and_then(|path| match (&data, path) {
+                    (Some(data), "#") => Some(data.clone()),
+                    (Some(data), path) => reader::at_path(data, path).cloned(),
+                    (None, _) => None,
+                }),
+            restrict_deletion: source_config
+                .get("restrictDeletion")
+                .and_then(crate::db::parse_bool)
+                .unwrap_or(false),
+            data,
             rate_limit_reset: None,
             log_uuid: uuid::Uuid::new_v4().to_string(),
             saving: None,
@@ -621,6 +661,9 @@ impl Run<'_> {
             return false;
         };
         let mut request = self.read.first_request(self.id);
+        if let Some(body) = &self.data_as_body {
+            request.body = Some(crate::call::RequestBody::Json(body.clone()));
+        }
         let mut page = 1;
         let mut first_page_size = 0;
         let mut pending = self.fetch(&source, request.clone());
@@ -1066,6 +1109,12 @@ impl Run<'_> {
         let Some(target) = self.target.clone() else {
             return;
         };
+        // `restrictDeletion`: only what the handed `data` names may go; without data, nothing.
+        let bound = match (self.restrict_deletion, &self.data) {
+            (false, _) => None,
+            (true, Some(data)) => Some(data.to_string()),
+            (true, None) => return,
+        };
         let sync_id = self.id;
         self.sync.runs.update(self.id, |p| p.stage = "deleting");
         let mut after: Option<(String, i64)> = None;
@@ -1093,9 +1142,12 @@ impl Run<'_> {
             let full = known.len() == CHUNK;
             after = Some((last.origin_id.clone(), last.id));
             let deleting = Instant::now();
-            let vanished = known
-                .into_iter()
-                .filter(|contract| !self.seen.contains(&origin_key(&contract.origin_id)));
+            let vanished = known.into_iter().filter(|contract| {
+                !self.seen.contains(&origin_key(&contract.origin_id))
+                    && bound
+                        .as_ref()
+                        .is_none_or(|data| data.contains(contract.origin_id.as_str()))
+            });
             let deletes = futures_util::stream::iter(vanished.map(|contract| {
                 let target = Arc::clone(&target);
                 async move {

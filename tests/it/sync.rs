@@ -795,3 +795,83 @@ async fn the_walk_over_contracts_meets_each_once() {
         assert_eq!(sorted.len(), expected.len(), "{b}: each once");
     }
 }
+
+/// A pull run handed `data`: the endpoint template and the request body take it, and with
+/// `restrictDeletion` only vanished objects that `data` names are deleted (none without data).
+#[tokio::test]
+async fn data_handed_to_a_pull_run_shapes_its_requests_and_bounds_deletion() {
+    for backend in backends() {
+        let s = setup(&backend, 12).await;
+        let b = s.app.backend;
+        let first = s.run("run").await;
+        assert_eq!(counts(&first)[2], 12, "{b}: {first}");
+
+        let (status, updated) = s
+            .app
+            .send(
+                Method::PUT,
+                &format!("/api/synchronizations/{}", s.sync_id),
+                &json!({"sourceConfig": {"endpoint": "/objects?kind={{ data.kind }}", "resultsPosition": "results",
+                    "idPosition": "id", "restrictDeletion": "true", "useDataAsRequestBody": "filter"}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{b}: {updated}");
+        s.upstream.state.objects.lock().expect("lock").retain(|o| {
+            !["Z-001", "Z-002", "Z-003"].contains(&o["id"].as_str().unwrap_or_default())
+        });
+
+        let (status, without) = s
+            .app
+            .post(
+                &format!("/api/synchronizations/{}/run", s.sync_id),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{b}: {without}");
+        assert_eq!(
+            counts(&without)[4],
+            0,
+            "{b}: no data, nothing deleted: {without}"
+        );
+
+        let data = json!({"kind": "zaken", "filter": {"ids": ["Z-002"]}});
+        let (status, bounded) = s
+            .app
+            .post(
+                &format!("/api/synchronizations/{}/run", s.sync_id),
+                &json!({"data": data}),
+            )
+            .await;
+        assert_eq!(status, 200, "{b}: {bounded}");
+        assert_eq!(
+            counts(&bounded)[4],
+            1,
+            "{b}: only what data names: {bounded}"
+        );
+        let stored: Vec<String> = s
+            .stored()
+            .iter()
+            .map(|o| o["origin"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert!(!stored.contains(&"Z-002".to_owned()), "{b}: {stored:?}");
+        assert!(
+            stored.contains(&"Z-001".to_owned()) && stored.contains(&"Z-003".to_owned()),
+            "{b}: {stored:?}"
+        );
+
+        s.app.state.calls.flush_logs().await;
+        let (_, logs) = s.app.get("/api/sources/logs?_limit=5").await;
+        let newest = &logs["results"][0]["request"];
+        assert!(
+            newest["url"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("kind=zaken"),
+            "{b}: {newest}"
+        );
+        assert!(
+            newest["bodyLength"].as_u64().unwrap_or(0) > 0,
+            "{b}: the data went as the body: {newest}"
+        );
+    }
+}
