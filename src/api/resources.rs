@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::extract::{Served, json_object, query_pairs};
 use super::{secrets, validate};
 use crate::app::AppState;
+use crate::db::SYNCHRONIZATION;
 use crate::db::listing::ListQuery;
 use crate::db::store::{self, Key, StoreError};
 use crate::error::AppError;
@@ -98,7 +99,13 @@ pub async fn delete_item(
     let key = Key::parse(&id);
     state
         .db
-        .run(move |conn| store::delete(conn, entity, &key))
+        .run(move |conn| {
+            if entity.name == SYNCHRONIZATION.name {
+                crate::sync::contract::delete_synchronization(conn, &key)
+            } else {
+                store::delete(conn, entity, &key)
+            }
+        })
         .await
         .map_err(|e| found_or(e, entity.name, &id))?;
     Ok(HttpResponse::NoContent().finish())

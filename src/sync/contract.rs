@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::sql::Bind;
 use crate::db::store::{self, StoreError};
-use crate::db::{CONTRACT, CONTRACT_LOG, Conn, format_time, parse_time};
+use crate::db::{CONTRACT, CONTRACT_LOG, Conn, SYNCHRONIZATION, format_time, parse_time};
 
 /// A contract as the run needs it.
 #[derive(Debug, Clone)]
@@ -159,6 +159,32 @@ pub fn with_targets(
             })
         })
         .collect())
+}
+
+/// Deletes a synchronization with its contracts and their logs, in one transaction: without
+/// the synchronization they describe nothing, and a synchronization made again starts afresh.
+/// The target objects stay where they are.
+pub fn delete_synchronization(conn: &mut Conn, key: &store::Key) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        let row = store::find(conn, &SYNCHRONIZATION, key)?.ok_or(StoreError::NotFound)?;
+        let id = row
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or(StoreError::NotFound)?;
+        let uuid = row
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        for (entity, owner) in [(&CONTRACT_LOG, uuid), (&CONTRACT, id.to_string())] {
+            let (table, _) = conn.table(entity);
+            let mut sql = conn.sql();
+            sql.push(&format!("DELETE FROM {table} WHERE synchronization_id = "))
+                .bind(Bind::Text(Some(owner)));
+            conn.execute(&sql)?;
+        }
+        store::delete(conn, &SYNCHRONIZATION, &store::Key::Id(id))
+    })
 }
 
 /// The columns a run reads of a contract, after `id`, in [`from_row`]'s order.

@@ -875,3 +875,50 @@ async fn data_handed_to_a_pull_run_shapes_its_requests_and_bounds_deletion() {
         );
     }
 }
+
+/// Deleting a synchronization takes its contracts and contract logs along, and leaves the
+/// objects it wrote.
+#[tokio::test]
+async fn a_deleted_synchronization_leaves_no_contracts_behind() {
+    for backend in backends() {
+        let s = setup(&backend, 5).await;
+        let b = s.app.backend;
+        s.run("run").await;
+        let (_, sync) = s
+            .app
+            .get(&format!("/api/synchronizations/{}", s.sync_id))
+            .await;
+        let contracts = format!(
+            "/api/synchronization-contracts?synchronization_id={}",
+            s.sync_id
+        );
+        let logs = format!(
+            "/api/synchronizations/contracts/logs?synchronization_id={}",
+            sync["uuid"].as_str().unwrap_or_default()
+        );
+        assert_eq!(s.app.get(&contracts).await.1["total"], 5, "{b}");
+        assert_eq!(s.app.get(&logs).await.1["total"], 5, "{b}");
+
+        let (status, _) = s
+            .app
+            .send(
+                Method::DELETE,
+                &format!("/api/synchronizations/{}", s.sync_id),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 204, "{b}");
+        assert_eq!(s.app.get(&contracts).await.1["total"], 0, "{b}");
+        assert_eq!(s.app.get(&logs).await.1["total"], 0, "{b}");
+        assert_eq!(s.stored().len(), 5, "{b}: the written objects stay");
+        let (status, _) = s
+            .app
+            .send(
+                Method::DELETE,
+                &format!("/api/synchronizations/{}", s.sync_id),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 404, "{b}");
+    }
+}
