@@ -43,6 +43,11 @@ impl AppError {
         }
     }
 
+    /// A 400 naming one field and what is wrong with it.
+    pub fn invalid_field(field: &str, problem: &str) -> Self {
+        Self::invalid_fields(BTreeMap::from([(field.to_owned(), problem.to_owned())]))
+    }
+
     pub fn invalid_fields(details: BTreeMap<String, String>) -> Self {
         Self::BadRequest {
             message: "the request has invalid fields".into(),

@@ -439,38 +439,37 @@ pub fn import(
     document: Value,
     expected_type: Option<&str>,
 ) -> Result<Report, AppError> {
-    let Value::Object(document) = document else {
-        return Err(invalid("json", "the document must be a JSON object"));
+    let Value::Object(mut document) = document else {
+        return Err(AppError::invalid_field(
+            "json",
+            "the document must be a JSON object",
+        ));
     };
-    if let Some(components) = document.get("components") {
+    if let Some(components) = document.remove("components") {
         let components = bundle_components(components)?;
         conn.transaction(|conn| import_bundle(conn, components))
     } else if document.contains_key("@type") {
         let (kind, object) = linked_data_object(document, expected_type)?;
         conn.transaction(|conn| import_object(conn, kind, object))
     } else {
-        Err(invalid(
+        Err(AppError::invalid_field(
             "json",
             "the document is neither a configuration bundle (`components`) nor an exported object (`@type`)",
         ))
     }
 }
 
-fn invalid(place: &str, problem: &str) -> AppError {
-    AppError::invalid_fields(BTreeMap::from([(place.to_owned(), problem.to_owned())]))
-}
-
 /// A bundle's objects in import order, each with its slug; a malformed bundle is refused
 /// before anything is written, naming every problem.
-fn bundle_components(components: &Value) -> Result<Vec<BundleObject>, AppError> {
+fn bundle_components(components: Value) -> Result<Vec<BundleObject>, AppError> {
     let Value::Object(components) = components else {
-        return Err(invalid("components", "must be an object"));
+        return Err(AppError::invalid_field("components", "must be an object"));
     };
     let mut problems = BTreeMap::new();
     let mut objects = Vec::new();
     for (name, entries) in components {
         let place = format!("components.{name}");
-        let Some(kind) = Kind::parse(name).filter(|kind| kind.component() == name) else {
+        let Some(kind) = Kind::parse(&name).filter(|kind| kind.component() == name) else {
             problems.insert(
                 place,
                 format!(
@@ -487,7 +486,7 @@ fn bundle_components(components: &Value) -> Result<Vec<BundleObject>, AppError> 
         for (slug, object) in entries {
             match object {
                 Value::Object(object) if !slug.trim().is_empty() => {
-                    objects.push((kind, slug.clone(), object.clone()))
+                    objects.push((kind, slug, object))
                 }
                 Value::Object(_) => {
                     problems.insert(place.clone(), "an object's slug is empty".into());
@@ -515,7 +514,7 @@ fn linked_data_object(
         .unwrap_or_default()
         .to_owned();
     let kind = Kind::parse(&type_text).ok_or_else(|| {
-        invalid(
+        AppError::invalid_field(
             "@type",
             &format!(
                 "unknown type {type_text:?}; expected one of {}",
@@ -525,7 +524,7 @@ fn linked_data_object(
     })?;
     if let Some(expected) = expected_type.filter(|t| !t.trim().is_empty()) {
         if Kind::parse(expected) != Some(kind) {
-            return Err(invalid(
+            return Err(AppError::invalid_field(
                 "type",
                 &format!("the document is a {type_text:?}, not a {expected:?}"),
             ));
@@ -542,16 +541,12 @@ fn linked_data_object(
 
 /// The fields of a travelling object that may be stored here (a uuid only says which object
 /// a JSON-LD file is; a bundle's objects are known by slug).
-fn importable(object: &Map<String, Value>) -> Map<String, Value> {
+fn importable(mut object: Map<String, Value>) -> Map<String, Value> {
+    object.retain(|key, _| {
+        key == "uuid"
+            || !(LINKED_DATA_KEYS.contains(&key.as_str()) || LOCAL_FIELDS.contains(&key.as_str()))
+    });
     object
-        .iter()
-        .filter(|(key, _)| {
-            *key == "uuid"
-                || !(LINKED_DATA_KEYS.contains(&key.as_str())
-                    || LOCAL_FIELDS.contains(&key.as_str()))
-        })
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect()
 }
 
 /// Turns the references of `input` into ids of here; answers the places it could not.
@@ -590,7 +585,7 @@ fn at_place(error: AppError, place: &str) -> AppError {
                 .map(|(field, problem)| (format!("{place}.{field}"), problem))
                 .collect(),
         ),
-        AppError::BadRequest { message, .. } => invalid(place, &message),
+        AppError::BadRequest { message, .. } => AppError::invalid_field(place, &message),
         AppError::Conflict { message, details } => AppError::Conflict {
             message: format!("{place}: {message}"),
             details: details
@@ -707,7 +702,7 @@ fn import_bundle(conn: &mut Conn, objects: Vec<BundleObject>) -> Result<Report, 
     let mut second_pass = Vec::new();
     for (kind, slug, object) in objects {
         let place = format!("components.{}.{slug}", kind.component());
-        let mut input = importable(&object);
+        let mut input = importable(object);
         input.remove("uuid");
         input.insert("slug".into(), slug.clone().into());
         let original = input.clone();
@@ -782,7 +777,7 @@ fn import_object(
 ) -> Result<Report, AppError> {
     let entity = kind.entity();
     let (directory, _) = Directory::load(conn)?;
-    let mut input = importable(&object);
+    let mut input = importable(object);
     let travelling = input.clone();
     let mut report = Report {
         warnings: resolve(kind, &mut input, &directory),

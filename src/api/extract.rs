@@ -32,7 +32,7 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, AppError> {
     }
 }
 
-fn describe(error: &serde_json::Error) -> String {
+pub(super) fn describe(error: &serde_json::Error) -> String {
     let text = error.to_string();
     // serde_json appends " at line L column C"; we say it ourselves.
     text.split(" at line ").next().unwrap_or(&text).to_owned()

@@ -1,7 +1,5 @@
 //! Import and export of configurations; the work is `crate::transfer`'s.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
     CONTENT_DISPOSITION, ContentDisposition, DispositionParam, DispositionType,
@@ -31,7 +29,12 @@ pub async fn import(
             )
         }
         Some(document @ Value::Object(_)) => (document, take_text(&request, "type")),
-        Some(_) => return Err(invalid("json", "must be the document, or its JSON text")),
+        Some(_) => {
+            return Err(AppError::invalid_field(
+                "json",
+                "must be the document, or its JSON text",
+            ));
+        }
         None => (Value::Object(request), None),
     };
     let report = state
@@ -53,23 +56,20 @@ fn take_text(request: &serde_json::Map<String, Value>, field: &str) -> Option<St
         .map(str::to_owned)
 }
 
-fn invalid(field: &str, problem: &str) -> AppError {
-    AppError::invalid_fields(BTreeMap::from([(field.to_owned(), problem.to_owned())]))
-}
-
 fn parse_document(text: &str, file_name: Option<&str>) -> Result<Value, AppError> {
     let lower = file_name.unwrap_or_default().to_ascii_lowercase();
     if lower.ends_with(".yaml") || lower.ends_with(".yml") {
-        return Err(invalid(
+        return Err(AppError::invalid_field(
             "json",
             "YAML files are not supported; export the configuration as JSON",
         ));
     }
     serde_json::from_str(text).map_err(|e| {
-        invalid(
+        AppError::invalid_field(
             "json",
             &format!(
-                "not valid JSON at line {} column {}: {e}",
+                "not valid JSON: {} at line {} column {}",
+                super::extract::describe(&e),
                 e.line(),
                 e.column()
             ),
@@ -105,7 +105,7 @@ pub async fn export_one(
 ) -> Result<HttpResponse, AppError> {
     let (type_text, id) = path.into_inner();
     let kind = Kind::parse(&type_text).ok_or_else(|| {
-        invalid(
+        AppError::invalid_field(
             "type",
             &format!(
                 "{type_text:?} cannot be exported; one of source, mapping, rule, endpoint, synchronization, job"

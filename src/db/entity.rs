@@ -244,27 +244,16 @@ impl Entity {
     /// `id` and every field of `table`, read as text, in the order [`Entity::row_to_json`]
     /// expects. Columns are qualified so the list also serves joins.
     pub(super) fn select_list(&self, table: &str, backend: BackendKind) -> String {
-        let id = Field::new("id", "id", FieldType::Int, FieldDefault::NoDefault);
-        std::iter::once(&id)
-            .chain(self.fields)
-            .map(|f| f.select_expr(table, backend))
-            .collect::<Vec<_>>()
-            .join(", ")
+        select_expressions(self.fields.iter(), table, backend)
     }
 
     /// `id` and the fields named (wire names) of `table`, read as text, in that order: for
     /// hot reads that need a few columns, not the whole row.
     pub fn select_fields(&self, table: &str, backend: BackendKind, names: &[&str]) -> String {
-        let id = Field::new("id", "id", FieldType::Int, FieldDefault::NoDefault);
-        std::iter::once(&id)
-            .chain(
-                names
-                    .iter()
-                    .filter_map(|name| self.fields.iter().find(|f| f.name == *name)),
-            )
-            .map(|f| f.select_expr(table, backend))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let fields = names
+            .iter()
+            .filter_map(|name| self.fields.iter().find(|f| f.name == *name));
+        select_expressions(fields, table, backend)
     }
 
     /// A row of [`Entity::select_list`] as a wire object.
@@ -278,6 +267,20 @@ impl Entity {
         }
         Value::Object(object)
     }
+}
+
+/// The select list of `id` and `fields` of `table`, each read as text.
+fn select_expressions<'f>(
+    fields: impl Iterator<Item = &'f Field>,
+    table: &str,
+    backend: BackendKind,
+) -> String {
+    static ID: Field = Field::new("id", "id", FieldType::Int, FieldDefault::NoDefault);
+    std::iter::once(&ID)
+        .chain(fields)
+        .map(|f| f.select_expr(table, backend))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// PHP-style booleans from query strings and old configurations.

@@ -317,10 +317,15 @@ impl Synchronizer {
     ) -> Result<Value, SyncError> {
         let started = Instant::now();
         let (id, row) = self.find_synchronization(key).await?;
-        if data.is_some() && field(&row, "sourceType") == Some("register/schema") {
-            let data = data.unwrap_or_default();
-            return self.push(key, data, Mutation::Update, options.test).await;
-        }
+        let reads_register = field(&row, "sourceType") == Some("register/schema");
+        let data = match data {
+            Some(data) if reads_register => {
+                return self
+                    .push_found(id, &row, data, Mutation::Update, options.test)
+                    .await;
+            }
+            other => other,
+        };
         let _claim = self.runs.start(id)?;
         let mut run = self.prepare(id, &row, options, true, data).await?;
         let mut read_complete = run.read_all().await;
@@ -385,12 +390,24 @@ impl Synchronizer {
         mutation: Mutation,
         test: bool,
     ) -> Result<Value, SyncError> {
-        let started = Instant::now();
         let (id, row) = self.find_synchronization(key).await?;
+        self.push_found(id, &row, data, mutation, test).await
+    }
+
+    /// A push run of a synchronization already looked up.
+    async fn push_found(
+        &self,
+        id: i64,
+        row: &Value,
+        data: Value,
+        mutation: Mutation,
+        test: bool,
+    ) -> Result<Value, SyncError> {
+        let started = Instant::now();
         let lock = self.runs.push_lock(id);
         let _turn = lock.lock().await;
         let options = RunOptions { test, force: true };
-        let mut run = self.prepare(id, &row, options, false, None).await?;
+        let mut run = self.prepare(id, row, options, false, None).await?;
         run.push(data, mutation).await;
         let mut log = run.log(started.elapsed().as_secs_f64() * 1000.0, true);
         log["result"]["type"] = "internToExtern".into();
@@ -695,11 +712,15 @@ impl Run<'_> {
                     .push(json!({"stage": "fetch", "page": page, "error": message}));
                 return false;
             }
-            let parsed = response.data().map_err(|e| e.to_string()).and_then(|body| {
-                let items = reader::items(body.clone(), self.read.results_position.as_deref())
-                    .map_err(|e| e.to_string())?;
-                Ok((items, body))
-            });
+            let parsed = response
+                .data()
+                .map_err(|e| e.to_string())
+                .and_then(|mut body| {
+                    let items =
+                        reader::take_items(&mut body, self.read.results_position.as_deref())
+                            .map_err(|e| e.to_string())?;
+                    Ok((items, body))
+                });
             let (items, body) = match parsed {
                 Ok(parsed) => parsed,
                 Err(error) => {

@@ -158,20 +158,24 @@ pub enum ReadError {
     NotAList(String),
 }
 
-/// The objects of one page.
-pub fn items(body: Value, results_position: Option<&str>) -> Result<Vec<Value>, ReadError> {
+/// The objects of one page, taken out of its body: the rest of the body (next link, totals)
+/// stays for paging, and the objects are not copied.
+pub fn take_items(
+    body: &mut Value,
+    results_position: Option<&str>,
+) -> Result<Vec<Value>, ReadError> {
     let list = match results_position {
-        Some("_root") => body,
-        Some("_object") => return Ok(vec![body]),
-        Some(path) => match at_path(&body, path) {
-            Some(found) => found.clone(),
+        Some("_root") => body.take(),
+        Some("_object") => return Ok(vec![body.take()]),
+        Some(path) => match at_path_mut(body, path) {
+            Some(found) => found.take(),
             None => return Ok(Vec::new()),
         },
         None => match body {
-            Value::Array(_) => body,
-            Value::Object(ref map) => ["results", "items", "result", "data", "_embedded"]
+            Value::Array(_) => body.take(),
+            Value::Object(map) => ["results", "items", "result", "data", "_embedded"]
                 .iter()
-                .find_map(|key| map.get(*key).filter(|v| v.is_array()).cloned())
+                .find_map(|key| map.get_mut(*key).filter(|v| v.is_array()).map(Value::take))
                 .ok_or(ReadError::NoResults)?,
             _ => return Err(ReadError::NoResults),
         },
@@ -183,6 +187,15 @@ pub fn items(body: Value, results_position: Option<&str>) -> Result<Vec<Value>, 
             results_position.unwrap_or_default().to_owned(),
         )),
     }
+}
+
+fn at_path_mut<'a>(value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path.split('.')
+        .try_fold(value, |current, key| match current {
+            Value::Object(map) => map.get_mut(key),
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        })
 }
 
 /// Where reading stands after a page.
@@ -312,6 +325,18 @@ mod tests {
 
     fn config(value: Value) -> ReadConfig {
         ReadConfig::from_source_config(value.as_object().expect("object"))
+    }
+
+    fn items(mut body: Value, position: Option<&str>) -> Result<Vec<Value>, ReadError> {
+        take_items(&mut body, position)
+    }
+
+    #[test]
+    fn taking_the_items_leaves_the_rest_of_the_page() {
+        let mut body = json!({"results": [1], "next": "/objects?page=2", "total": 3});
+        assert_eq!(take_items(&mut body, None), Ok(vec![json!(1)]));
+        assert_eq!(body["next"], "/objects?page=2");
+        assert_eq!(body["total"], 3);
     }
 
     #[test]

@@ -750,7 +750,6 @@ fn filter<'a>(name: &str, subject: Val<'a>, args: &[Val<'a>]) -> Result<Val<'a>,
             }
             Val::text(joined)
         }
-        "json_encode" => Val::text(php::json_encode(json)),
         "length" => Val::owned(Json::from(match json {
             Json::Null => 0,
             Json::Array(items) => items.len(),
