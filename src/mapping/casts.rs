@@ -98,12 +98,13 @@ impl Cast {
 
 /// What a cast did to the key.
 enum Outcome {
-    Keep(Value),
+    Unchanged,
+    Replace(Value),
     Delete,
 }
 
 /// Applies each path's casts in order to the output; a path that is absent is skipped, and a
-/// key a cast deleted gets no further casts.
+/// key a cast deleted gets no further casts. A cast changes its value in place.
 pub fn apply(output: &mut Value, casts: &[(String, Vec<Cast>)]) {
     for (path, path_casts) in casts {
         for cast in path_casts {
@@ -111,7 +112,12 @@ pub fn apply(output: &mut Value, casts: &[(String, Vec<Cast>)]) {
                 break;
             };
             match apply_one(cast, path, value, output) {
-                Outcome::Keep(value) => dot_path::set(output, path, value),
+                Outcome::Unchanged => {}
+                Outcome::Replace(value) => {
+                    if let Some(slot) = dot_path::get_mut(output, path) {
+                        *slot = value;
+                    }
+                }
                 Outcome::Delete => {
                     dot_path::delete(output, path);
                     break;
@@ -122,58 +128,64 @@ pub fn apply(output: &mut Value, casts: &[(String, Vec<Cast>)]) {
 }
 
 fn apply_one(cast: &Cast, key: &str, value: &Value, output: &Value) -> Outcome {
-    let text = || php::to_string(value);
-    Outcome::Keep(match cast {
-        Cast::String => Value::String(text()),
-        Cast::Bool => Value::Bool(php_bool(value)),
-        Cast::NullableBool if value.is_null() => Value::Null,
-        Cast::NullableBool => Value::Bool(php_bool(value)),
-        Cast::Int => Value::from(php::to_int(value)),
-        Cast::Float => php::float_value(php::to_float(value)),
-        Cast::Array if value.is_array() || value.is_object() => value.clone(),
-        Cast::Array => Value::Array(vec![value.clone()]),
-        Cast::Date => Value::String(php_date::format(&chrono::Utc::now(), &text())),
-        Cast::UrlEncode => Value::String(php::url_encode(&text())),
-        Cast::UrlDecode => Value::String(php::url_decode(&text(), true)),
-        Cast::RawUrlEncode => Value::String(php::raw_url_encode(&text())),
-        Cast::RawUrlDecode => Value::String(php::url_decode(&text(), false)),
-        Cast::HtmlEncode => Value::String(php::html_entities(&text())),
-        Cast::HtmlDecode => Value::String(php::html_entity_decode(&text())),
-        Cast::Base64Encode => {
-            Value::String(base64::engine::general_purpose::STANDARD.encode(text()))
-        }
-        Cast::Base64Decode => Value::String(base64_decode_lenient(&text())),
-        Cast::Json => Value::String(php::json_encode(value)),
-        Cast::JsonToArray if value.is_array() || value.is_object() => value.clone(),
+    let text = || php::to_text(value);
+    let string = |text: String| Outcome::Replace(Value::String(text));
+    match cast {
+        Cast::String if value.is_string() => Outcome::Unchanged,
+        Cast::String => string(php::to_string(value)),
+        Cast::Bool => Outcome::Replace(Value::Bool(php_bool(value))),
+        Cast::NullableBool if value.is_null() => Outcome::Unchanged,
+        Cast::NullableBool => Outcome::Replace(Value::Bool(php_bool(value))),
+        Cast::Int => Outcome::Replace(Value::from(php::to_int(value))),
+        Cast::Float => Outcome::Replace(php::float_value(php::to_float(value))),
+        Cast::Array if value.is_array() || value.is_object() => Outcome::Unchanged,
+        Cast::Array => Outcome::Replace(Value::Array(vec![value.clone()])),
+        Cast::Date => string(php_date::format(&chrono::Utc::now(), &text())),
+        Cast::UrlEncode => string(php::url_encode(&text())),
+        Cast::UrlDecode => string(php::url_decode(&text(), true)),
+        Cast::RawUrlEncode => string(php::raw_url_encode(&text())),
+        Cast::RawUrlDecode => string(php::url_decode(&text(), false)),
+        Cast::HtmlEncode => string(php::html_entities(&text())),
+        Cast::HtmlDecode => string(php::html_entity_decode(&text())),
+        Cast::Base64Encode => string(base64::engine::general_purpose::STANDARD.encode(&*text())),
+        Cast::Base64Decode => string(base64_decode_lenient(&text())),
+        Cast::Json => string(php::json_encode(value)),
+        Cast::JsonToArray if value.is_array() || value.is_object() => Outcome::Unchanged,
         Cast::JsonToArray => {
-            serde_json::from_str(&php::html_entity_decode(&text())).unwrap_or(Value::Null)
+            let text = text();
+            let parsed = if text.contains('&') {
+                serde_json::from_str(&php::html_entity_decode(&text))
+            } else {
+                serde_json::from_str(&text)
+            };
+            Outcome::Replace(parsed.unwrap_or(Value::Null))
         }
-        Cast::Utf8 => Value::String(deunicode::deunicode(&text())),
-        Cast::NullStringToNull if value.as_str() == Some("null") => Value::Null,
-        Cast::NullStringToNull => value.clone(),
+        Cast::Utf8 => string(deunicode::deunicode(&text())),
+        Cast::NullStringToNull if value.as_str() == Some("null") => Outcome::Replace(Value::Null),
+        Cast::NullStringToNull => Outcome::Unchanged,
         Cast::CoordinateStringToArray => match value {
-            Value::String(coordinates) => coordinate_pairs(coordinates),
-            other => other.clone(),
+            Value::String(coordinates) => Outcome::Replace(coordinate_pairs(coordinates)),
+            _ => Outcome::Unchanged,
         },
         Cast::KeyCantBeValue if php::loose_equals(&Value::String(key.to_owned()), value) => {
-            return Outcome::Delete;
+            Outcome::Delete
         }
-        Cast::KeyCantBeValue => value.clone(),
-        Cast::UnsetIfValue(expected) if matches_value(value, expected) => return Outcome::Delete,
-        Cast::SetNullIfValue(expected) if matches_value(value, expected) => Value::Null,
-        Cast::UnsetIfValue(_) | Cast::SetNullIfValue(_) => value.clone(),
+        Cast::KeyCantBeValue => Outcome::Unchanged,
+        Cast::UnsetIfValue(expected) if matches_value(value, expected) => Outcome::Delete,
+        Cast::SetNullIfValue(expected) if matches_value(value, expected) => {
+            Outcome::Replace(Value::Null)
+        }
+        Cast::UnsetIfValue(_) | Cast::SetNullIfValue(_) => Outcome::Unchanged,
         Cast::CountValue(path) => match dot_path::get(output, path) {
-            Some(Value::Array(items)) => Value::from(items.len()),
-            Some(Value::Object(map)) => Value::from(map.len()),
-            _ => value.clone(),
+            Some(Value::Array(items)) => Outcome::Replace(Value::from(items.len())),
+            Some(Value::Object(map)) => Outcome::Replace(Value::from(map.len())),
+            _ => Outcome::Unchanged,
         },
-        Cast::MoneyStringToInt => {
-            Value::from(php::to_int(&Value::String(text().replace(['.', ','], ""))))
-        }
-        Cast::IntToMoneyString => {
-            Value::String(number_format(php::to_float(value) / 100.0, 2, ",", "."))
-        }
-    })
+        Cast::MoneyStringToInt => Outcome::Replace(Value::from(php::to_int(&Value::String(
+            text().replace(['.', ','], ""),
+        )))),
+        Cast::IntToMoneyString => string(number_format(php::to_float(value) / 100.0, 2, ",", ".")),
+    }
 }
 
 /// PHP's bool cast in the mapping service: `(int) $v === 1`, or `true`/`yes` in any case.

@@ -24,9 +24,21 @@ pub fn find<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     if empty { None } else { get(root, path) }
 }
 
+/// The member `key` of an object. Most objects a mapping reads are small: comparing a few keys
+/// (length first) is quicker than hashing the one looked for.
+pub fn member<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    const SCANNED: usize = 8;
+    if map.len() <= SCANNED {
+        map.iter()
+            .find_map(|(name, value)| (name == key).then_some(value))
+    } else {
+        map.get(key)
+    }
+}
+
 fn child<'a>(value: &'a Value, segment: &str) -> Option<&'a Value> {
     match value {
-        Value::Object(map) => map.get(segment),
+        Value::Object(map) => member(map, segment),
         Value::Array(items) => list_index(segment).and_then(|index| items.get(index)),
         _ => None,
     }
@@ -39,6 +51,30 @@ fn list_index(segment: &str) -> Option<usize> {
         return None;
     }
     segment.parse().ok()
+}
+
+/// The key lengths of an object as a bit set (63 bytes and over share the last bit): a path
+/// whose first step has a length no key has is known absent without hashing it, which spares
+/// a lookup for every template a mapping holds.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyLengths(u64);
+
+impl KeyLengths {
+    pub fn of(root: &Value) -> Self {
+        match root {
+            Value::Object(map) => Self(map.keys().fold(0, |bits, key| bits | bit(key.len()))),
+            _ => Self(u64::MAX),
+        }
+    }
+
+    /// Whether a key of `length` bytes may be there.
+    pub fn may_hold(self, length: usize) -> bool {
+        self.0 & bit(length) != 0
+    }
+}
+
+fn bit(length: usize) -> u64 {
+    1 << length.min(63)
 }
 
 /// Sets `value` at `path`, creating (or replacing non-array) intermediate steps with objects.
@@ -128,7 +164,8 @@ pub fn delete(root: &mut Value, path: &str) {
     }
 }
 
-fn get_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+/// The value at `path` to change in place, if every step exists.
+pub fn get_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     path.split('.')
         .try_fold(root, |value, segment| match value {
             Value::Object(map) => map.get_mut(segment),
@@ -137,12 +174,15 @@ fn get_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
         })
 }
 
-/// Whether any key, at any depth, contains `needle`.
+/// Whether any key, at any depth, contains `needle` (not empty).
 pub fn any_key_contains(value: &Value, needle: &str) -> bool {
+    // A byte search for the needle's first byte rules most keys out at once.
+    let first = needle.as_bytes().first().copied().unwrap_or_default();
+    let contains = |key: &str| key.as_bytes().contains(&first) && key.contains(needle);
     match value {
         Value::Object(map) => map
             .iter()
-            .any(|(key, item)| key.contains(needle) || any_key_contains(item, needle)),
+            .any(|(key, item)| contains(key) || any_key_contains(item, needle)),
         Value::Array(items) => items.iter().any(|item| any_key_contains(item, needle)),
         _ => false,
     }

@@ -17,7 +17,7 @@ pub mod stored;
 pub mod twig;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, Weak};
 
 use minijinja::value::Rest;
@@ -353,18 +353,38 @@ enum Render {
 enum Rule {
     /// An array or object value, set as is.
     Literal(Value),
-    /// A string: copied raw when it is an existing input path, else rendered.
-    Text { source: String, render: Render },
+    /// A string: copied raw when it is an existing input path, else rendered. `first_step` is
+    /// the byte length of the path's first step.
+    Text {
+        source: String,
+        first_step: usize,
+        render: Render,
+    },
+}
+
+/// Where a rule writes: its mapping key, the output's top-level entry for the key's first
+/// step (by position in the skeleton), and the rest of the key's path below that entry.
+#[derive(Debug)]
+struct Target {
+    key: String,
+    slot: usize,
+    below: Option<String>,
 }
 
 /// A mapping ready to apply: templates compiled, casts parsed.
 #[derive(Debug)]
 pub struct CompiledMapping {
     name: String,
-    rules: Vec<(String, Rule)>,
+    rules: Vec<(Target, Rule)>,
+    /// The output's top-level keys in the order the rules first set them, all `null`: cloned
+    /// per object so that no key is hashed again.
+    skeleton: Map<String, Value>,
     unset: Vec<String>,
     casts: Vec<(String, Vec<Cast>)>,
     pass_through: bool,
+    /// Whether the input's dotted keys must be escaped first: only a mapping that writes
+    /// `&#46;` in a path, or passes its input through, can tell the difference.
+    escape_input: bool,
     templates: TemplateSet,
     /// The input keys the templates read (`None`: any), so only those are converted.
     context_names: Option<std::collections::HashSet<String>>,
@@ -415,6 +435,8 @@ impl CompiledMapping {
         let mut rules = Vec::with_capacity(definition.mapping.len());
         let mut errors = BTreeMap::new();
         let mut context_names = Some(std::collections::HashSet::new());
+        let mut skeleton = Vec::new();
+        let mut slots = HashMap::new();
         for (key, value) in &definition.mapping {
             let rule = match value {
                 Value::Array(_) | Value::Object(_) => Rule::Literal(value.clone()),
@@ -446,10 +468,28 @@ impl CompiledMapping {
                             }
                         }
                     };
-                    Rule::Text { source, render }
+                    Rule::Text {
+                        first_step: source.split('.').next().map_or(0, str::len),
+                        source,
+                        render,
+                    }
                 }
             };
-            rules.push((key.clone(), rule));
+            let (first, below) = match key.split_once('.') {
+                Some((first, below)) => (first, Some(below.to_owned())),
+                None => (key.as_str(), None),
+            };
+            let next_slot = slots.len();
+            let slot = *slots.entry(first.to_owned()).or_insert(next_slot);
+            if slot == next_slot {
+                skeleton.push(first.to_owned());
+            }
+            let target = Target {
+                key: key.clone(),
+                slot,
+                below,
+            };
+            rules.push((target, rule));
         }
         if !errors.is_empty() {
             return Err(MappingError::Compile(errors));
@@ -463,9 +503,11 @@ impl CompiledMapping {
         Ok(Self {
             name: definition.name.clone(),
             rules,
+            skeleton: skeleton.into_iter().map(|key| (key, Value::Null)).collect(),
             unset: definition.unset.clone(),
             casts,
             pass_through: definition.pass_through,
+            escape_input: definition.pass_through || mentions_escaped_dot(definition),
             templates,
             context_names,
             registry,
@@ -537,28 +579,56 @@ impl CompiledMapping {
     fn map_object(&self, input: &Value) -> Result<Value, MappingError> {
         // Keys with a dot are escaped so dot paths never split them; most inputs have none.
         let escaped;
-        let encoded = if dot_path::any_key_contains(input, ".") {
+        let encoded = if self.escape_input && dot_path::any_key_contains(input, ".") {
             escaped = dot_path::escape_keys(input);
             &escaped
         } else {
             input
         };
-        let mut output = if self.pass_through && encoded.is_object() {
-            encoded.clone()
-        } else {
-            Value::Object(Map::with_capacity(self.rules.len()))
-        };
+        let key_lengths = dot_path::KeyLengths::of(encoded);
         let mut context = None;
-        for (key, rule) in &self.rules {
-            let value = match rule {
+        let mut value_of = |target: &Target, rule: &Rule| -> Result<Value, MappingError> {
+            Ok(match rule {
                 Rule::Literal(value) => value.clone(),
-                Rule::Text { source, render } => match dot_path::find(encoded, source) {
+                Rule::Text {
+                    source,
+                    first_step,
+                    render,
+                } => match key_lengths
+                    .may_hold(*first_step)
+                    .then(|| dot_path::find(encoded, source))
+                    .flatten()
+                {
                     Some(found) => found.clone(),
-                    None => Value::String(self.render(key, source, render, input, &mut context)?),
+                    None => Value::String(self.render(
+                        &target.key,
+                        source,
+                        render,
+                        input,
+                        &mut context,
+                    )?),
                 },
-            };
-            dot_path::set(&mut output, key, value);
-        }
+            })
+        };
+        let mut output = if self.pass_through && encoded.is_object() {
+            let mut output = encoded.clone();
+            for (target, rule) in &self.rules {
+                dot_path::set(&mut output, &target.key, value_of(target, rule)?);
+            }
+            output
+        } else {
+            let mut output = self.skeleton.clone();
+            let mut slots: Vec<&mut Value> = output.values_mut().collect();
+            for (target, rule) in &self.rules {
+                let value = value_of(target, rule)?;
+                let slot = &mut *slots[target.slot];
+                match &target.below {
+                    None => *slot = value,
+                    Some(below) => dot_path::set(slot, below, value),
+                }
+            }
+            Value::Object(output)
+        };
         for path in &self.unset {
             dot_path::delete(&mut output, path);
         }
@@ -613,6 +683,22 @@ impl CompiledMapping {
             }
         }
     }
+}
+
+/// Whether a path of the mapping (a key, a value, an `unset` or a cast) holds `&#46;`. Without
+/// one, a dot path never meets an escaped key, so escaping the input changes nothing: the
+/// keys of copied values come out as they went in.
+fn mentions_escaped_dot(definition: &MappingDefinition) -> bool {
+    let mentions = |text: &str| text.contains(dot_path::ESCAPED_DOT);
+    definition
+        .mapping
+        .iter()
+        .any(|(key, value)| mentions(key) || value.as_str().is_some_and(mentions))
+        || definition.unset.iter().any(|path| mentions(path))
+        || definition
+            .cast
+            .iter()
+            .any(|(path, spec)| mentions(path) || mentions(&spec.to_string()))
 }
 
 /// The path of a template that is only `{{ name.attr.0 }}` (no filters, no operators).

@@ -81,6 +81,14 @@ fn format_float(number: f64, digits: usize, exponent_letter: char, shortest: boo
 }
 
 /// PHP's `(string)` of a JSON value: `true` → `"1"`, `false`/`null` → `""`, arrays → `"Array"`.
+/// [`to_string`], borrowing a string value instead of copying it.
+pub fn to_text(value: &Value) -> std::borrow::Cow<'_, str> {
+    match value {
+        Value::String(text) => std::borrow::Cow::Borrowed(text),
+        other => std::borrow::Cow::Owned(to_string(other)),
+    }
+}
+
 pub fn to_string(value: &Value) -> String {
     match value {
         Value::Null | Value::Bool(false) => String::new(),

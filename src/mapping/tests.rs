@@ -272,6 +272,22 @@ fn numeric_segments_make_lists_and_escaped_dots_stay_in_keys() {
 }
 
 #[test]
+fn dotted_input_keys_come_out_as_they_went_in_with_or_without_an_escape_in_the_mapping() {
+    let input = json!({"obj": {"a.b": 1, "c": 2, "e.f": {"g.h": 3}}, "x": "X", "y.z": "YZ"});
+    let plain = json!({"mapping": {"copy": "obj", "copy.d": "x"}, "unset": ["copy.c"]});
+    let expected = json!({"copy": {"a.b": 1, "e.f": {"g.h": 3}, "d": "X"}});
+    assert_eq!(map(plain, input.clone()), expected);
+    let escaping = json!({
+        "mapping": {"copy": "obj", "copy.d": "x", "yz": "y&#46;z"},
+        "unset": ["copy.c", "copy.e&#46;f"]
+    });
+    assert_eq!(
+        map(escaping, input),
+        json!({"copy": {"a.b": 1, "d": "X"}, "yz": "YZ"})
+    );
+}
+
+#[test]
 fn existing_paths_copy_raw_values_and_null_counts_as_existing() {
     let mapping = json!({"mapping": {"n": "n", "list": "l", "obj": "o", "num": "num"}});
     let input = json!({"n": null, "l": [1, 2], "o": {"k": true}, "num": 1.5});

@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 
 use super::library::{MAX_VALUE_BYTES, slugify, strip_tags};
 use super::syntax::{self, Expr, Node, SyntaxError};
-use crate::mapping::{php, php_date};
+use crate::mapping::{dot_path, php, php_date};
 
 /// Steps (nodes and loop turns) one render may take before it leaves the work to MiniJinja,
 /// whose fuel limit then says what went wrong.
@@ -227,16 +227,20 @@ impl<'a> Val<'a> {
 
     /// The attribute or position `key` of this value, as Twig reads `a.b` and `a[b]`.
     fn item(self, key: &Json) -> Self {
-        let key_text = match key {
-            Json::String(text) => Cow::Borrowed(text.as_str()),
-            Json::Number(number) => Cow::Owned(php::number_to_string(number)),
-            _ => return Self::Undefined,
-        };
+        match key {
+            Json::String(text) => self.attribute(text),
+            Json::Number(number) => self.attribute(&php::number_to_string(number)),
+            _ => Self::Undefined,
+        }
+    }
+
+    fn attribute(self, key: &str) -> Self {
         match self {
-            Self::Json(Cow::Borrowed(json)) => lookup(json, &key_text)
-                .map_or(Self::Undefined, |found| Self::Json(Cow::Borrowed(found))),
+            Self::Json(Cow::Borrowed(json)) => {
+                lookup(json, key).map_or(Self::Undefined, |found| Self::Json(Cow::Borrowed(found)))
+            }
             Self::Json(Cow::Owned(json)) => {
-                lookup(&json, &key_text).map_or(Self::Undefined, |found| Self::owned(found.clone()))
+                lookup(&json, key).map_or(Self::Undefined, |found| Self::owned(found.clone()))
             }
             Self::Undefined => Self::Undefined,
         }
@@ -245,7 +249,7 @@ impl<'a> Val<'a> {
 
 fn lookup<'j>(json: &'j Json, key: &str) -> Option<&'j Json> {
     match json {
-        Json::Object(map) => map.get(key),
+        Json::Object(map) => dot_path::member(map, key),
         Json::Array(items) => syntax::canonical_int(key)
             .and_then(|index| usize::try_from(index).ok())
             .and_then(|index| items.get(index)),
@@ -350,8 +354,7 @@ impl<'n, 'a> Render<'n, 'a> {
             return value.clone();
         }
         match self.input {
-            Json::Object(map) => map
-                .get(name)
+            Json::Object(map) => dot_path::member(map, name)
                 .map_or(Val::Undefined, |found| Val::Json(Cow::Borrowed(found))),
             _ => Val::Undefined,
         }
@@ -416,7 +419,7 @@ impl<'n, 'a> Render<'n, 'a> {
                 {
                     return self.loop_attribute(attribute);
                 }
-                self.expr(subject)?.item(&Json::String(attribute.clone()))
+                self.expr(subject)?.attribute(attribute)
             }
             Expr::Index(subject, index) => {
                 let index = self.expr(index)?;
@@ -436,11 +439,18 @@ impl<'n, 'a> Render<'n, 'a> {
             }
             Expr::Filter(subject, name, args) => {
                 let subject = self.expr(subject)?;
-                let args = args
-                    .iter()
-                    .map(|arg| self.expr(arg))
-                    .collect::<Result<Vec<_>, _>>()?;
-                filter(name, subject, &args)?
+                // Most filters take at most one argument: no list for it.
+                match args.as_slice() {
+                    [] => filter(name, subject, &[])?,
+                    [arg] => filter(name, subject, &[self.expr(arg)?])?,
+                    _ => {
+                        let args = args
+                            .iter()
+                            .map(|arg| self.expr(arg))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        filter(name, subject, &args)?
+                    }
+                }
             }
             Expr::Unary(operator, operand) => {
                 let operand = self.expr(operand)?;
@@ -685,8 +695,8 @@ fn arithmetic(operator: &str, a: &Json, b: &Json) -> Result<Json, GaveUp> {
     }
 }
 
-fn text_of(value: &Val) -> String {
-    php::to_string(value.json())
+fn text_of<'v>(value: &'v Val) -> Cow<'v, str> {
+    php::to_text(value.json())
 }
 
 fn filter<'a>(name: &str, subject: Val<'a>, args: &[Val<'a>]) -> Result<Val<'a>, GaveUp> {
@@ -711,11 +721,16 @@ fn filter<'a>(name: &str, subject: Val<'a>, args: &[Val<'a>]) -> Result<Val<'a>,
                 None => String::new(),
             })
         }
-        "trim" => Val::text(
-            text_of(&subject)
-                .trim_matches([' ', '\t', '\n', '\r', '\0', '\x0B'])
-                .to_owned(),
-        ),
+        "trim" => {
+            const BLANK: [char; 6] = [' ', '\t', '\n', '\r', '\0', '\x0B'];
+            let untouched =
+                matches!(json, Json::String(text) if text.trim_matches(BLANK).len() == text.len());
+            if untouched {
+                subject
+            } else {
+                Val::text(text_of(&subject).trim_matches(BLANK).to_owned())
+            }
+        }
         "striptags" | "strip_tags" => Val::text(strip_tags(&text_of(&subject))),
         "slugify" => Val::text(slugify(&text_of(&subject))),
         "raw" => match json {
@@ -723,9 +738,7 @@ fn filter<'a>(name: &str, subject: Val<'a>, args: &[Val<'a>]) -> Result<Val<'a>,
             _ => subject,
         },
         "date" => {
-            let format = args
-                .first()
-                .map_or_else(|| "F j, Y H:i".to_owned(), text_of);
+            let format = args.first().map_or(Cow::Borrowed("F j, Y H:i"), text_of);
             Val::text(php_date::format(&moment(json)?, &format))
         }
         "join" => {
