@@ -287,6 +287,18 @@ mod tests {
     }
 
     #[test]
+    fn loop_parent_reads_the_enclosing_loop_and_the_variables_outside() {
+        let template = "{% for x in [1, 2] %}{% for y in ['a'] %}{{ loop.parent.loop.index }}{{ loop.parent.x }}{{ y }} {% endfor %}{% endfor %}";
+        assert_eq!(render(template, json!({})), "11a 22a ");
+        let template = "{% for x in [1] %}{{ loop.parent.loop is null ? 'none' }}{{ loop.parent.name }}{% endfor %}";
+        assert_eq!(render(template, json!({"name": "outer"})), "noneouter");
+        // The difference the README lists: a loop variable of the same name hides the outer one.
+        let template =
+            "{% for x in [1] %}{% for x in ['a'] %}{{ loop.parent.x }}{% endfor %}{% endfor %}";
+        assert_eq!(render(template, json!({})), "a");
+    }
+
+    #[test]
     fn set_inside_loops_changes_outer_variables() {
         let template = "{% set total = 0 %}{% for n in items %}{% set total = total + n %}{% endfor %}{{ total }}";
         assert_eq!(render(template, json!({"items": [1, 2, 3]})), "6");

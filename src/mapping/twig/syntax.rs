@@ -49,6 +49,7 @@ pub(super) fn emit(nodes: &[Node]) -> Result<String, SyntaxError> {
         out: String::new(),
         assigned,
         loop_names: Vec::new(),
+        loop_frames: Vec::new(),
         captures: 0,
     };
     if !emitter.assigned.is_empty() {
@@ -1303,7 +1304,17 @@ struct Emitter {
     assigned: BTreeSet<String>,
     /// Loop variable names in scope, innermost last.
     loop_names: Vec<String>,
+    /// How many of `loop_names` each enclosing `for` brought, outermost first.
+    loop_frames: Vec<usize>,
     captures: usize,
+}
+
+/// What a `loop.parent…` chain stands for: the `loop` of the `for` at a depth (1 is the
+/// outermost), or the variables as seen at a depth (0 is outside every loop).
+#[derive(Debug, Clone, Copy)]
+enum LoopReference {
+    Loop(usize),
+    Variables(usize),
 }
 
 impl Emitter {
@@ -1342,6 +1353,11 @@ impl Emitter {
                 otherwise,
             } => {
                 let sequence_code = self.expr(sequence);
+                // MiniJinja has no `loop.parent`: the enclosing loop is kept under a name.
+                let depth = self.loop_frames.len();
+                if depth > 0 {
+                    let _ = write!(self.out, "{{% set __loop_{depth} = loop %}}");
+                }
                 match key {
                     Some(key) => {
                         let _ = write!(
@@ -1364,7 +1380,9 @@ impl Emitter {
                     self.loop_names.push(key.clone());
                 }
                 self.loop_names.push(value.clone());
+                self.loop_frames.push(pushed);
                 self.emit_nodes(body)?;
+                self.loop_frames.pop();
                 self.loop_names.truncate(self.loop_names.len() - pushed);
                 if let Some(body) = otherwise {
                     self.out.push_str("{% else %}");
@@ -1480,6 +1498,17 @@ impl Emitter {
                 format!("{{{}}}", items.join(", "))
             }
             Expr::Attr(subject, name) => {
+                if let Some(LoopReference::Loop(depth)) = self.loop_reference(expr) {
+                    return self.loop_code(depth);
+                }
+                if let Some(LoopReference::Variables(depth)) = self.loop_reference(subject) {
+                    if name == "loop" {
+                        // Outside every loop there is none.
+                        return "none".into();
+                    }
+                    let visible = self.loop_frames[..depth].iter().sum();
+                    return self.name_among(name, &self.loop_names[..visible]);
+                }
                 let subject = self.expr(subject);
                 if is_identifier(name) && !MINIJINJA_RESERVED.contains(&name.as_str()) {
                     format!("{subject}.{name}")
@@ -1555,11 +1584,48 @@ impl Emitter {
         }
     }
 
+    /// Twig's `loop.parent` (the variables outside the loop) and `loop.parent.loop`, at any
+    /// depth; `None` for anything else.
+    fn loop_reference(&self, expr: &Expr) -> Option<LoopReference> {
+        match expr {
+            Expr::Name(name) if name == "loop" => {
+                let depth = self.loop_frames.len();
+                let shadowed = self.loop_names.iter().any(|loop_name| loop_name == "loop");
+                (depth > 0 && !shadowed).then_some(LoopReference::Loop(depth))
+            }
+            Expr::Attr(subject, attribute) => {
+                match (self.loop_reference(subject)?, attribute.as_str()) {
+                    (LoopReference::Loop(depth), "parent") => {
+                        Some(LoopReference::Variables(depth - 1))
+                    }
+                    (LoopReference::Variables(depth), "loop") if depth > 0 => {
+                        Some(LoopReference::Loop(depth))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn loop_code(&self, depth: usize) -> String {
+        if depth == self.loop_frames.len() {
+            "loop".into()
+        } else {
+            format!("__loop_{depth}")
+        }
+    }
+
     fn name(&self, name: &str) -> String {
-        if self.loop_names.iter().any(|loop_name| loop_name == name) {
+        self.name_among(name, &self.loop_names)
+    }
+
+    /// A variable's code where `loop_names` are the loop variables in scope.
+    fn name_among(&self, name: &str, loop_names: &[String]) -> String {
+        if loop_names.iter().any(|loop_name| loop_name == name) {
             return loop_name(name);
         }
-        if name == "loop" && !self.loop_names.is_empty() {
+        if name == "loop" && !loop_names.is_empty() {
             return "loop".into();
         }
         let plain =
