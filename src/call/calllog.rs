@@ -184,7 +184,7 @@ impl CallRecord {
         retention: Retention,
     ) -> Self {
         Self {
-            uuid: uuid::Uuid::new_v4().to_string(),
+            uuid: crate::db::new_row_uuid(),
             created: Utc::now().naive_utc(),
             source_id,
             synchronization_id,

@@ -19,7 +19,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 pub use entities::*;
 pub use entity::{
-    ENTITIES, Entity, Field, FieldDefault, FieldType, format_time, parse_bool, parse_time,
+    ENTITIES, Entity, Field, FieldDefault, FieldType, format_time, new_row_uuid, parse_bool,
+    parse_time,
 };
 pub use migrate::{MIGRATIONS_TABLE, Migration, migrations};
 use sql::{Sql, TextRow};
@@ -164,7 +165,8 @@ impl diesel::r2d2::CustomizeConnection<diesel::SqliteConnection, diesel::r2d2::E
     fn on_acquire(&self, conn: &mut diesel::SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(
             "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -8192;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }

@@ -170,7 +170,7 @@ pub fn create(
     let uuid = match values.iter().find(|(f, _)| f.name == "uuid") {
         Some((_, Bind::Text(Some(uuid)))) => uuid.clone(),
         _ => {
-            let uuid = uuid::Uuid::new_v4().to_string();
+            let uuid = crate::db::new_row_uuid();
             values.push((field(entity, "uuid"), Bind::Text(Some(uuid.clone()))));
             uuid
         }

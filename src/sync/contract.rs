@@ -260,7 +260,7 @@ impl LogContext {
         now: NaiveDateTime,
     ) -> Result<Vec<Bind>, StoreError> {
         let row = json!({
-            "uuid": uuid::Uuid::new_v4().to_string(),
+            "uuid": crate::db::new_row_uuid(),
             "message": format!("{result} of contract {contract}"),
             "synchronizationId": self.synchronization,
             "synchronizationContractId": contract,
@@ -303,7 +303,7 @@ pub fn save(
             match outcome {
                 Outcome::Checked { contract_id } => checked.push(*contract_id),
                 Outcome::Written { contract: None, origin_id, origin_hash, target_id, target_hash, source, target, .. } => {
-                    let uuid = uuid::Uuid::new_v4().to_string();
+                    let uuid = crate::db::new_row_uuid();
                     log_rows.push(logs.row(&uuid, "create", source.as_ref(), Some(target), now)?);
                     let row = json!({
                         "uuid": uuid,
@@ -353,7 +353,7 @@ pub fn save(
                 }
                 Outcome::Failed { contract: None, origin_id, error } => {
                     let row = json!({
-                        "uuid": uuid::Uuid::new_v4().to_string(),
+                        "uuid": crate::db::new_row_uuid(),
                         "version": "0.0.1",
                         "synchronizationId": synchronization_id.to_string(),
                         "originId": origin_id,

@@ -587,7 +587,7 @@ impl Synchronizer {
                 .unwrap_or(false),
             data,
             rate_limit_reset: None,
-            log_uuid: uuid::Uuid::new_v4().to_string(),
+            log_uuid: crate::db::new_row_uuid(),
             saving: None,
             timing: Timing::default(),
         })
