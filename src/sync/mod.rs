@@ -15,7 +15,7 @@ pub mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
 use futures_util::StreamExt;
@@ -243,7 +243,9 @@ struct Run<'a> {
     rate_limit_reset: Option<u64>,
     /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
     log_uuid: String,
-    /// The contracts of the previous page, being stored.
+    /// The objects of the previous page, being written.
+    writing: Option<tokio::task::JoinHandle<PageWrites>>,
+    /// The contracts of the page before, being stored.
     saving: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
     timing: Timing,
 }
@@ -329,7 +331,7 @@ impl Synchronizer {
         let _claim = self.runs.start(id)?;
         let mut run = self.prepare(id, &row, options, true, data).await?;
         let mut read_complete = run.read_all().await;
-        if let Err(error) = run.finish_saving().await {
+        if let Err(error) = run.finish().await {
             run.errors
                 .push(json!({"stage": "store", "error": error.to_string()}));
             read_complete = false;
@@ -588,6 +590,7 @@ impl Synchronizer {
             data,
             rate_limit_reset: None,
             log_uuid: crate::db::new_row_uuid(),
+            writing: None,
             saving: None,
             timing: Timing::default(),
         })
@@ -653,6 +656,13 @@ impl Synchronizer {
 
 /// An object ready to write: its origin id, the source object and its hash, and the mapped
 /// object.
+/// What a page's writes came to, with the page's unchanged objects.
+struct PageWrites {
+    checked: Vec<Outcome>,
+    written: Vec<(Pending, Result<String, writer::WriteError>)>,
+    took: Duration,
+}
+
 struct Pending {
     origin_id: String,
     origin_hash: String,
@@ -911,30 +921,58 @@ impl Run<'_> {
         let Some(target) = self.target.clone() else {
             return Ok(());
         };
+        // The previous page's writes end (and their contracts go to be stored) before this
+        // page's begin, so writes stay bounded; this page's contracts were read and its
+        // objects mapped while they ran.
+        self.finish_writing().await?;
         let namespace = uuid::Uuid::new_v5(
             &uuid::Uuid::NAMESPACE_URL,
             format!("openconnector:synchronization:{}", self.uuid).as_bytes(),
         );
-        let writing = Instant::now();
-        let writes = futures_util::stream::iter(pending.into_iter().map(|item| {
-            let target = Arc::clone(&target);
-            async move {
-                let target_id = item
-                    .contract
-                    .as_ref()
-                    .and_then(|c| c.target_id.clone())
-                    .unwrap_or_else(|| {
-                        uuid::Uuid::new_v5(&namespace, item.origin_id.as_bytes()).to_string()
-                    });
-                let known = item.contract.as_ref().and_then(|c| c.target_id.as_deref());
-                let written = target.write(known, &target_id, &item.mapped).await;
-                (item, written)
+        self.writing = Some(tokio::spawn(async move {
+            let started = Instant::now();
+            let written = futures_util::stream::iter(pending.into_iter().map(|item| {
+                let target = Arc::clone(&target);
+                async move {
+                    let target_id = item
+                        .contract
+                        .as_ref()
+                        .and_then(|c| c.target_id.clone())
+                        .unwrap_or_else(|| {
+                            uuid::Uuid::new_v5(&namespace, item.origin_id.as_bytes()).to_string()
+                        });
+                    let known = item.contract.as_ref().and_then(|c| c.target_id.as_deref());
+                    let written = target.write(known, &target_id, &item.mapped).await;
+                    (item, written)
+                }
+            }))
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+            PageWrites {
+                checked: outcomes,
+                written,
+                took: started.elapsed(),
             }
-        }))
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
-        for (item, written) in writes {
+        }));
+        Ok(())
+    }
+
+    /// Waits for the page being written, counts what happened to each object and sends the
+    /// page's contracts to be stored.
+    async fn finish_writing(&mut self) -> Result<(), StoreError> {
+        let Some(writing) = self.writing.take() else {
+            return Ok(());
+        };
+        let PageWrites {
+            checked: mut outcomes,
+            written,
+            took,
+        } = writing
+            .await
+            .map_err(|e| StoreError::Db(crate::db::DbError::Task(e.to_string())))?;
+        self.timing.writing += took;
+        for (item, written) in written {
             match written {
                 Ok(target_id) => {
                     let created = item.contract.as_ref().is_none_or(|c| c.target_id.is_none());
@@ -965,8 +1003,13 @@ impl Run<'_> {
                 }
             }
         }
-        self.timing.writing += writing.elapsed();
         self.save_outcomes(outcomes).await
+    }
+
+    /// Waits until every write of the run has ended and its contracts are stored.
+    async fn finish(&mut self) -> Result<(), StoreError> {
+        self.finish_writing().await?;
+        self.finish_saving().await
     }
 
     /// Stores outcomes with their contract logs, while the run goes on with the next page
@@ -1059,7 +1102,7 @@ impl Run<'_> {
         }
         if mutation != Mutation::Delete {
             let processed = self.process_page(vec![data]).await;
-            if let Err(error) = processed.and(self.finish_saving().await) {
+            if let Err(error) = processed.and(self.finish().await) {
                 self.errors
                     .push(json!({"stage": "store", "error": error.to_string()}));
             }
