@@ -111,6 +111,35 @@ pub fn load(
     Ok(found)
 }
 
+/// The target ids written for these origin ids by any synchronization, by origin id; where
+/// several synchronizations wrote one origin id, the latest contract's.
+pub fn target_ids(
+    conn: &mut Conn,
+    origin_ids: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
+    let mut found = HashMap::with_capacity(origin_ids.len());
+    let (table, _) = conn.table(&CONTRACT);
+    let table = table.to_owned();
+    for chunk in origin_ids.chunks(500) {
+        let mut sql = conn.sql();
+        sql.push(&format!(
+            "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND origin_id IN ("
+        ));
+        for (i, origin) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " })
+                .bind(Bind::Text(Some(origin.clone())));
+        }
+        sql.push(") ORDER BY id");
+        for row in conn.load(&sql)? {
+            let mut values = row.0.into_iter();
+            if let (Some(Some(origin_id)), Some(Some(target_id))) = (values.next(), values.next()) {
+                found.insert(origin_id, target_id);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// A contract that points at a target object.
 pub struct Targeted {
     pub id: i64,

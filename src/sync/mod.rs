@@ -10,10 +10,11 @@ pub mod contract;
 pub mod events;
 pub mod extra;
 pub mod reader;
+pub mod related;
 pub mod target;
 pub mod writer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -239,6 +240,8 @@ struct Run<'a> {
     data_as_body: Option<Value>,
     /// Only contracts whose origin id occurs in `data` may be deleted.
     restrict_deletion: bool,
+    /// References to other synchronized objects, made target ids before writing.
+    related: related::Related,
     /// When the source refused a page for its rate limit: when it may be asked again (Unix).
     rate_limit_reset: Option<u64>,
     /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
@@ -587,6 +590,7 @@ impl Synchronizer {
                 .get("restrictDeletion")
                 .and_then(crate::db::parse_bool)
                 .unwrap_or(false),
+            related: related::Related::from_config(&source_config),
             data,
             rate_limit_reset: None,
             log_uuid: crate::db::new_row_uuid(),
@@ -904,6 +908,7 @@ impl Run<'_> {
                 }
             }
         }
+        self.resolve_references(&mut pending).await?;
         if self.options.test {
             for item in &pending {
                 if item
@@ -955,6 +960,33 @@ impl Run<'_> {
                 took: started.elapsed(),
             }
         }));
+        Ok(())
+    }
+
+    /// Makes the references the page's objects hold (`idsToReplaceWithTargetIdsBeforeRules`,
+    /// `originIdsToReplace`) target ids, with one lookup for the page.
+    async fn resolve_references(&mut self, pending: &mut [Pending]) -> Result<(), StoreError> {
+        if self.related.is_empty() {
+            return Ok(());
+        }
+        let mut asked = BTreeSet::new();
+        for item in pending.iter() {
+            self.related.referenced(&item.mapped, &mut asked);
+        }
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let reading = Instant::now();
+        let asked: Vec<String> = asked.into_iter().collect();
+        let known = self
+            .sync
+            .db
+            .run(move |conn| contract::target_ids(conn, &asked))
+            .await?;
+        self.timing.contracts_read += reading.elapsed();
+        for item in pending.iter_mut() {
+            self.related.resolve(&mut item.mapped, &known);
+        }
         Ok(())
     }
 

@@ -187,6 +187,24 @@ impl OpenRegisterTarget {
             .to_owned())
     }
 
+    /// The object with uuid `id` as OpenRegister shows it; `None` when there is none.
+    pub async fn fetch(&self, id: &str) -> Result<Option<Value>, WriteError> {
+        let url = format!("{}/{id}", self.collection);
+        let (status, text) = self.send(Method::GET, &url, None).await?;
+        let refused = |message: String| WriteError::Refused {
+            target: OPENREGISTER,
+            status,
+            message,
+        };
+        match status {
+            200..=299 => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| refused(format!("the object is not JSON: {e}"))),
+            404 => Ok(None),
+            _ => Err(refused(text.chars().take(500).collect())),
+        }
+    }
+
     /// Deletes the object `id`. An object that is already gone counts as deleted.
     pub async fn delete(&self, id: &str) -> Result<(), WriteError> {
         let url = format!("{}/{id}", self.collection);

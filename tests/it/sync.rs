@@ -922,3 +922,225 @@ async fn a_deleted_synchronization_leaves_no_contracts_behind() {
         assert_eq!(status, 404, "{b}");
     }
 }
+
+/// `originIdsToReplace` and `idsToReplaceWithTargetIdsBeforeRules`: references to objects
+/// another synchronization wrote become those objects' ids in the register (a whole value, the
+/// uuid inside a URL, an `id` beside an `originId`); unknown ones stay as they were.
+#[tokio::test]
+async fn references_become_the_target_ids_another_synchronization_wrote() {
+    for backend in backends() {
+        let s = setup(&backend, 0).await;
+        let b = backend.name;
+        let uuids = [
+            "11111111-2222-4333-8444-555555555555",
+            "66666666-7777-4888-9999-aaaaaaaaaaaa",
+        ];
+        *s.upstream.state.objects.lock().expect("lock") = uuids
+            .iter()
+            .enumerate()
+            .map(|(n, uuid)| json!({"id": uuid, "omschrijving": format!("Zaak {n}"), "status": {"code": "open"}}))
+            .collect();
+        assert_eq!(counts(&s.run("run").await), [2, 0, 2, 0, 0, 0], "{b}");
+        // What the first synchronization wrote: its origin ids and the register's ids.
+        let written: std::collections::HashMap<String, String> = s
+            .stored()
+            .iter()
+            .map(|o| {
+                (
+                    o["origin"].as_str().unwrap_or_default().to_owned(),
+                    o["id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(written.len(), 2, "{b}");
+
+        s.register
+            .add_schema(3, "besluit", json!({"properties": {}}), false);
+        let source_id = s
+            .app
+            .get(&format!("/api/synchronizations/{}", s.sync_id))
+            .await
+            .1["sourceId"]
+            .clone();
+        let (_, mapping) = s.app.post("/api/mappings", &json!({"name": "Besluit", "mapping": {
+            "title": "omschrijving",
+            "zaak": "id",
+            "zaakUrl": "https://zaken.example/api/v1/zaken/{{ id }}?expand=true",
+            "betrokkene.id": "unresolved",
+            "betrokkene.originId": "id",
+            "onbekend": "https://zaken.example/api/v1/zaken/00000000-0000-4000-8000-000000000000"
+        }})).await;
+        let (status, besluiten) = s.app.post("/api/synchronizations", &json!({
+            "name": "Besluiten", "sourceId": source_id,
+            "sourceConfig": {
+                "endpoint": "/objects", "resultsPosition": "results", "idPosition": "omschrijving",
+                "originIdsToReplace": {"zaak": "true", "zaakUrl": "true", "onbekend": "true"},
+                "idsToReplaceWithTargetIdsBeforeRules.betrokkene.id": "true"
+            },
+            "sourceTargetMapping": mapping["id"], "targetType": "register/schema", "targetId": "zaken/besluit"
+        })).await;
+        assert_eq!(status, 201, "{besluiten}");
+        let (status, log) = s
+            .app
+            .post(
+                &format!("/api/synchronizations/{}/run", besluiten["id"]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{log}");
+        assert_eq!(counts(&log), [2, 0, 2, 0, 0, 0], "{b}: {log}");
+
+        let stored = s.register.objects(1, 3);
+        assert_eq!(stored.len(), 2, "{b}");
+        for besluit in &stored {
+            let origin = uuids
+                .iter()
+                .find(|uuid| besluit["betrokkene"]["originId"] == **uuid)
+                .expect("each besluit names its zaak");
+            let target = &written[*origin];
+            assert_ne!(target, origin, "{b}: the register chose its own ids");
+            assert_eq!(besluit["zaak"], json!(target), "{b}: {besluit}");
+            assert_eq!(
+                besluit["zaakUrl"],
+                json!(format!(
+                    "https://zaken.example/api/v1/zaken/{target}?expand=true"
+                )),
+                "{b}"
+            );
+            assert_eq!(besluit["betrokkene"]["id"], json!(target), "{b}");
+            assert_eq!(
+                besluit["onbekend"],
+                json!("https://zaken.example/api/v1/zaken/00000000-0000-4000-8000-000000000000"),
+                "{b}: nothing synced under that uuid"
+            );
+        }
+    }
+}
+
+/// `triggerFromRelatedObjects`: an event on an object that points at another (by uuid or by a
+/// URL ending in one) runs the synchronization of the object pointed at, read from OpenRegister,
+/// for the mutations its configuration names.
+#[tokio::test]
+async fn an_event_on_a_related_object_syncs_the_object_it_points_at() {
+    for backend in backends() {
+        let b = backend.name;
+        let register = OpenRegister::start().await;
+        register.add_register(1, "zaken");
+        register.add_schema(2, "zaak", json!({"properties": {}}), false);
+        register.add_schema(3, "rol", json!({"properties": {}}), false);
+        let settings = RegisterSettings {
+            base: register.base.clone(),
+            auth: RegisterAuth::Basic {
+                user: USER.into(),
+                password: Secret::new(APP_PASSWORD),
+            },
+        };
+        let zaak = "0d2a8f0e-0000-4000-8000-00000000000a";
+        let store_zaak = |naam: &'static str| {
+            let url = format!("{}/objects/1/2/{zaak}", register.base);
+            async move {
+                let response = reqwest::Client::new()
+                    .put(url)
+                    .basic_auth(USER, Some(APP_PASSWORD))
+                    .json(&json!({"naam": naam}))
+                    .send()
+                    .await
+                    .expect("the stand-in answers");
+                assert!(response.status().is_success(), "{}", response.status());
+            }
+        };
+        let response = reqwest::Client::new()
+            .post(format!("{}/objects/1/2", register.base))
+            .basic_auth(USER, Some(APP_PASSWORD))
+            .json(&json!({"id": zaak, "naam": "Zaak A"}))
+            .send()
+            .await
+            .expect("the stand-in answers");
+        assert!(response.status().is_success(), "{}", response.status());
+
+        let app = TestApp::spawn_with_register(&backend, Some(settings)).await;
+        let upstream = Upstream::start().await;
+        let (_, target) = app
+            .post(
+                "/api/sources",
+                &json!({"name": "Cases API", "location": upstream.base}),
+            )
+            .await;
+        let (_, mapping) = app
+            .post(
+                "/api/mappings",
+                &json!({"name": "Case", "mapping": {"title": "{{ naam }}"}}),
+            )
+            .await;
+        let (status, sync) = app.post("/api/synchronizations", &json!({
+            "name": "Zaken out", "sourceType": "register/schema", "sourceId": "1/2",
+            "sourceConfig": {"triggerFromRelatedObjects": {"1/3": {"zaak": ["update"]}}},
+            "sourceTargetMapping": mapping["id"], "targetType": "api", "targetId": target["id"],
+            "targetConfig": {"endpoint": "/items", "idPosition": "data.id"}
+        })).await;
+        assert_eq!(status, 201, "{sync}");
+        let rol_event = |class: &str| {
+            json!({"event": {"class": format!("OCA\\OpenRegister\\Event\\{class}"),
+            "object": {"uuid": "0d2a8f0e-0000-4000-8000-00000000000b", "register": 1, "schema": 3,
+                       "object": {"rol": "initiator", "zaak": format!("https://nextcloud.example/apps/openregister/api/objects/1/2/{zaak}")}}}})
+        };
+        let titles = || -> Vec<Value> {
+            upstream
+                .state
+                .items
+                .lock()
+                .expect("lock")
+                .values()
+                .map(|item| item["title"].clone())
+                .collect()
+        };
+
+        // A created rol counts as a change of its zaak (create and update go together).
+        let (status, _) = app
+            .post(
+                "/api/webhooks/openregister",
+                &rol_event("ObjectCreatedEvent"),
+            )
+            .await;
+        assert_eq!(status, 202);
+        let mut arrived = false;
+        for _ in 0..100 {
+            if titles() == [json!("Zaak A")] {
+                arrived = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            arrived,
+            "{b}: the zaak the rol points at was pushed: {:?}",
+            titles()
+        );
+
+        // A deleted rol triggers nothing: delete is not named.
+        store_zaak("Zaak A, herzien").await;
+        app.post(
+            "/api/webhooks/openregister",
+            &rol_event("ObjectDeletedEvent"),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(titles(), [json!("Zaak A")], "{b}");
+
+        // An updated rol pushes the zaak as it is now.
+        app.post(
+            "/api/webhooks/openregister",
+            &rol_event("ObjectUpdatedEvent"),
+        )
+        .await;
+        let mut updated = false;
+        for _ in 0..100 {
+            if titles() == [json!("Zaak A, herzien")] {
+                updated = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(updated, "{b}: {:?}", titles());
+    }
+}
