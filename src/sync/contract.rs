@@ -20,6 +20,15 @@ pub struct Contract {
     pub origin_hash: Option<String>,
     pub target_id: Option<String>,
     pub source_last_synced: Option<NaiveDateTime>,
+    /// What was last done to the target object; none while it was never written.
+    pub last_action: Option<String>,
+}
+
+impl Contract {
+    /// Whether the target object was written before (else a write creates it).
+    pub fn was_written(&self) -> bool {
+        self.target_id.is_some() && self.last_action.as_deref().is_some_and(|a| a != "delete")
+    }
 }
 
 /// A canonical, key-order-independent SHA-256 of a JSON value: objects with their keys sorted,
@@ -111,6 +120,52 @@ pub fn load(
     Ok(found)
 }
 
+/// Records, before anything is written, the target id each new object will get: contracts
+/// for `new` (origin id, target id) and the target id of contracts that had none. A write that
+/// dies before its contract is saved is then finished under the same id by the next run, so
+/// ids can be time-ordered (and the target id indexes grow at their end) rather than derived.
+/// Answers the new contracts by origin id.
+pub fn plan_targets(
+    conn: &mut Conn,
+    synchronization_id: i64,
+    new: &[(String, String)],
+    retargeted: &[(i64, String)],
+    now: NaiveDateTime,
+) -> Result<HashMap<String, Contract>, StoreError> {
+    conn.transaction(|conn| {
+        let (table, _) = conn.table(&CONTRACT);
+        let table = table.to_owned();
+        for (id, target_id) in retargeted {
+            let mut sql = conn.sql();
+            sql.push(&format!("UPDATE {table} SET target_id = "))
+                .bind(Bind::Text(Some(target_id.clone())))
+                .push(" WHERE id = ")
+                .bind(Bind::Int(Some(*id)));
+            conn.execute(&sql)?;
+        }
+        if new.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = new
+            .iter()
+            .map(|(origin_id, target_id)| {
+                let row = json!({
+                    "uuid": crate::db::new_row_uuid(),
+                    "version": "0.0.1",
+                    "synchronizationId": synchronization_id.to_string(),
+                    "originId": origin_id,
+                    "targetId": target_id,
+                    "created": format_time(now), "updated": format_time(now),
+                });
+                store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        store::insert_rows(conn, &CONTRACT, rows)?;
+        let origin_ids: Vec<String> = new.iter().map(|(origin_id, _)| origin_id.clone()).collect();
+        load(conn, synchronization_id, &origin_ids)
+    })
+}
+
 /// The target ids written for these origin ids by any synchronization, by origin id; where
 /// several synchronizations wrote one origin id, the latest contract's.
 pub fn target_ids(
@@ -164,7 +219,8 @@ pub fn with_targets(
         "SELECT CAST(id AS {cast}), uuid, origin_id, target_id FROM {table} WHERE synchronization_id = "
     ))
     .bind(Bind::Text(Some(synchronization_id.to_string())))
-    .push(" AND target_id IS NOT NULL");
+    // A target id that was planned but never written names nothing to delete.
+    .push(" AND target_id IS NOT NULL AND target_last_action IS NOT NULL");
     if let Some((origin_id, id)) = after {
         sql.push(" AND (origin_id > ")
             .bind(Bind::Text(Some(origin_id.to_owned())))
@@ -217,12 +273,13 @@ pub fn delete_synchronization(conn: &mut Conn, key: &store::Key) -> Result<(), S
 }
 
 /// The columns a run reads of a contract, after `id`, in [`from_row`]'s order.
-const RUN_FIELDS: [&str; 5] = [
+const RUN_FIELDS: [&str; 6] = [
     "uuid",
     "originId",
     "originHash",
     "targetId",
     "sourceLastSynced",
+    "targetLastAction",
 ];
 
 fn from_row(values: Vec<Option<String>>) -> Option<Contract> {
@@ -234,6 +291,7 @@ fn from_row(values: Vec<Option<String>>) -> Option<Contract> {
         origin_hash: values.next().flatten(),
         target_id: values.next().flatten(),
         source_last_synced: values.next().flatten().and_then(|time| parse_time(&time)),
+        last_action: values.next().flatten(),
     })
 }
 

@@ -673,6 +673,8 @@ struct Pending {
     source: Value,
     mapped: Value,
     contract: Option<Contract>,
+    /// Whether the target has not got this object yet (a write creates it).
+    first_write: bool,
 }
 
 impl Run<'_> {
@@ -895,6 +897,7 @@ impl Run<'_> {
         for (origin_id, origin_hash, source, mapped, contract) in mapped {
             match mapped {
                 Ok(mapped) => pending.push(Pending {
+                    first_write: contract.as_ref().is_none_or(|c| !c.was_written()),
                     origin_id,
                     origin_hash,
                     source,
@@ -911,14 +914,10 @@ impl Run<'_> {
         self.resolve_references(&mut pending).await?;
         if self.options.test {
             for item in &pending {
-                if item
-                    .contract
-                    .as_ref()
-                    .is_some_and(|c| c.target_id.is_some())
-                {
-                    self.counts.updated += 1;
-                } else {
+                if item.first_write {
                     self.counts.created += 1;
+                } else {
+                    self.counts.updated += 1;
                 }
             }
             return Ok(());
@@ -926,28 +925,20 @@ impl Run<'_> {
         let Some(target) = self.target.clone() else {
             return Ok(());
         };
+        if matches!(target.as_ref(), Target::Register(_)) {
+            self.plan_targets(&mut pending).await?;
+        }
         // The previous page's writes end (and their contracts go to be stored) before this
-        // page's begin, so writes stay bounded; this page's contracts were read and its
-        // objects mapped while they ran.
+        // page's begin, so writes stay bounded; this page's contracts were read, its objects
+        // mapped and their target ids planned while they ran.
         self.finish_writing().await?;
-        let namespace = uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_URL,
-            format!("openconnector:synchronization:{}", self.uuid).as_bytes(),
-        );
         self.writing = Some(tokio::spawn(async move {
             let started = Instant::now();
             let written = futures_util::stream::iter(pending.into_iter().map(|item| {
                 let target = Arc::clone(&target);
                 async move {
-                    let target_id = item
-                        .contract
-                        .as_ref()
-                        .and_then(|c| c.target_id.clone())
-                        .unwrap_or_else(|| {
-                            uuid::Uuid::new_v5(&namespace, item.origin_id.as_bytes()).to_string()
-                        });
                     let known = item.contract.as_ref().and_then(|c| c.target_id.as_deref());
-                    let written = target.write(known, &target_id, &item.mapped).await;
+                    let written = target.write(known, &item.mapped).await;
                     (item, written)
                 }
             }))
@@ -960,6 +951,50 @@ impl Run<'_> {
                 took: started.elapsed(),
             }
         }));
+        Ok(())
+    }
+
+    /// Gives every object the register has not got yet its target id, recorded in its contract
+    /// before the write (see [`contract::plan_targets`]).
+    async fn plan_targets(&mut self, pending: &mut [Pending]) -> Result<(), StoreError> {
+        let mut new = Vec::new();
+        let mut planned = HashMap::new();
+        let mut retargeted = Vec::new();
+        for item in pending.iter_mut() {
+            match &mut item.contract {
+                Some(contract) if contract.target_id.is_some() => {}
+                Some(contract) => {
+                    let target_id = crate::db::new_row_uuid();
+                    retargeted.push((contract.id, target_id.clone()));
+                    contract.target_id = Some(target_id);
+                }
+                None => {
+                    // An origin id twice on a page gets one contract.
+                    if !planned.contains_key(&item.origin_id) {
+                        let target_id = crate::db::new_row_uuid();
+                        planned.insert(item.origin_id.clone(), target_id.clone());
+                        new.push((item.origin_id.clone(), target_id));
+                    }
+                }
+            }
+        }
+        if new.is_empty() && retargeted.is_empty() {
+            return Ok(());
+        }
+        // One writer at a time: SQLite's waiting writers poll, which costs more than waiting
+        // here for the contracts being stored (usually stored already).
+        self.finish_saving().await?;
+        let (sync_id, now) = (self.id, Utc::now().naive_utc());
+        let planning = Instant::now();
+        let made = self
+            .sync
+            .db
+            .run(move |conn| contract::plan_targets(conn, sync_id, &new, &retargeted, now))
+            .await?;
+        self.timing.contracts_save += planning.elapsed();
+        for item in pending.iter_mut().filter(|item| item.contract.is_none()) {
+            item.contract = made.get(&item.origin_id).cloned();
+        }
         Ok(())
     }
 
@@ -1007,7 +1042,7 @@ impl Run<'_> {
         for (item, written) in written {
             match written {
                 Ok(target_id) => {
-                    let created = item.contract.as_ref().is_none_or(|c| c.target_id.is_none());
+                    let created = item.first_write;
                     if created {
                         self.counts.created += 1;
                     } else {

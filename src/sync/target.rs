@@ -27,16 +27,12 @@ impl Target {
         }
     }
 
-    /// Writes an object: a new one (`known` is `None`) under `derived` where the target lets
-    /// us choose the id (OpenRegister), else the id the target answers.
-    pub async fn write(
-        &self,
-        known: Option<&str>,
-        derived: &str,
-        object: &Value,
-    ) -> Result<String, WriteError> {
+    /// Writes an object under its target id: an OpenRegister object under the id its contract
+    /// planned (`known`, always given); an API object is created (`known` is `None`, the target
+    /// answers the id) or updated.
+    pub async fn write(&self, known: Option<&str>, object: &Value) -> Result<String, WriteError> {
         match self {
-            Self::Register(register) => register.upsert(known.unwrap_or(derived), object).await,
+            Self::Register(register) => register.save(known, object).await,
             Self::Api(api) => match known {
                 Some(id) => api.update(id, object).await,
                 None => api.create(object).await,

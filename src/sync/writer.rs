@@ -161,9 +161,13 @@ impl OpenRegisterTarget {
         }
     }
 
-    /// Creates or replaces the object with uuid `id`; answers the id OpenRegister kept.
-    pub async fn upsert(&self, id: &str, object: &Value) -> Result<String, WriteError> {
-        let body = body_with_id(object, id);
+    /// Creates or replaces the object with uuid `id` (without one, OpenRegister chooses it);
+    /// answers the id OpenRegister kept.
+    pub async fn save(&self, id: Option<&str>, object: &Value) -> Result<String, WriteError> {
+        let body = match id {
+            Some(id) => body_with_id(object, id),
+            None => serde_json::to_vec(object).unwrap_or_default(),
+        };
         let (status, text) = self
             .send(Method::POST, &self.collection, Some(&body))
             .await?;
@@ -180,11 +184,16 @@ impl OpenRegisterTarget {
             id: Option<Value>,
         }
         let saved = serde_json::from_str::<Saved>(&text).ok().and_then(|s| s.id);
-        Ok(saved
+        saved
             .as_ref()
             .and_then(Value::as_str)
-            .unwrap_or(id)
-            .to_owned())
+            .or(id)
+            .map(str::to_owned)
+            .ok_or_else(|| WriteError::Refused {
+                target: OPENREGISTER,
+                status,
+                message: "the saved object has no id".into(),
+            })
     }
 
     /// The object with uuid `id` as OpenRegister shows it; `None` when there is none.

@@ -757,9 +757,11 @@ async fn the_walk_over_contracts_meets_each_once() {
                 // contract without a target, and another synchronization's contracts between.
                 let origin = format!("O-{:05}", if n % 100 == 1 { n - 1 } else { n });
                 let target = (n % 10 != 3).then(|| format!("T-{n}"));
+                // A written object's contract says so; one with a planned target does not.
+                let action = target.as_ref().map(|_| "create");
                 for sync in ["7", "8"] {
-                    let row =
-                        json!({"synchronizationId": sync, "originId": origin, "targetId": target});
+                    let row = json!({"synchronizationId": sync, "originId": origin,
+                                     "targetId": target, "targetLastAction": action});
                     store::create(conn, &CONTRACT, row.as_object().unwrap())?;
                 }
             }
