@@ -386,6 +386,7 @@ pub fn save(
         let mut new_rows = Vec::new();
         let mut log_rows = Vec::new();
         let mut checked = Vec::new();
+        let mut written = Vec::new();
         for outcome in outcomes {
             match outcome {
                 Outcome::Checked { contract_id } => checked.push(*contract_id),
@@ -409,21 +410,7 @@ pub fn save(
                 Outcome::Written { contract: Some((id, uuid)), origin_hash, target_id, target_hash, created, source, target, .. } => {
                     let action = if *created { "create" } else { "update" };
                     log_rows.push(logs.row(uuid, action, source.as_ref(), Some(target), now)?);
-                    let mut sql = conn.sql();
-                    sql.push(&format!("UPDATE {table} SET origin_hash = "))
-                        .bind(Bind::Text(Some(origin_hash.clone())))
-                        .push(", target_id = ")
-                        .bind(Bind::Text(Some(target_id.clone())))
-                        .push(", target_hash = ")
-                        .bind(Bind::Text(Some(target_hash.clone())))
-                        .push(", target_last_action = ")
-                        .bind(Bind::Text(Some(action.to_owned())));
-                    sql.push(", last_error = NULL, retry_count = 0");
-                    for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
-                        sql.push(&format!(", {column} = ")).bind(stamp.clone());
-                    }
-                    sql.push(" WHERE id = ").bind(Bind::Int(Some(*id)));
-                    conn.execute(&sql)?;
+                    written.push((*id, [origin_hash.as_str(), target_id.as_str(), target_hash.as_str(), action]));
                 }
                 Outcome::Failed { contract: Some((id, _)), error, .. } => {
                     let mut sql = conn.sql();
@@ -462,6 +449,28 @@ pub fn save(
                     conn.execute(&sql)?;
                 }
             }
+        }
+        // One statement for a chunk of written contracts: their own values picked by id.
+        for chunk in written.chunks(200) {
+            let mut sql = conn.sql();
+            sql.push(&format!("UPDATE {table} SET "));
+            for (index, column) in ["origin_hash", "target_id", "target_hash", "target_last_action"].into_iter().enumerate() {
+                sql.push(&format!("{}{column} = CASE id", if index == 0 { "" } else { ", " }));
+                for (id, values) in chunk {
+                    sql.push(" WHEN ").bind(Bind::Int(Some(*id))).push(" THEN ").bind(Bind::Text(Some(values[index].to_owned())));
+                }
+                sql.push(" END");
+            }
+            sql.push(", last_error = NULL, retry_count = 0");
+            for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
+                sql.push(&format!(", {column} = ")).bind(stamp.clone());
+            }
+            sql.push(" WHERE id IN (");
+            for (i, (id, _)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "" } else { ", " }).bind(Bind::Int(Some(*id)));
+            }
+            sql.push(")");
+            conn.execute(&sql)?;
         }
         if !new_rows.is_empty() {
             store::insert_rows(conn, &CONTRACT, std::mem::take(&mut new_rows))?;
