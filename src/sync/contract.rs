@@ -120,6 +120,18 @@ pub fn load(
     Ok(found)
 }
 
+/// Whether a synchronization has any contract.
+pub fn exists(conn: &mut Conn, synchronization_id: i64) -> Result<bool, StoreError> {
+    let (table, _) = conn.table(&CONTRACT);
+    let mut sql = conn.sql();
+    sql.push(&format!(
+        "SELECT id FROM {table} WHERE synchronization_id = "
+    ))
+    .bind(Bind::Text(Some(synchronization_id.to_string())))
+    .push(" LIMIT 1");
+    Ok(!conn.load(&sql)?.is_empty())
+}
+
 /// Records, before anything is written, the target id each new object will get: contracts
 /// for `new` (origin id, target id) and the target id of contracts that had none. A write that
 /// dies before its contract is saved is then finished under the same id by the next run, so

@@ -242,6 +242,9 @@ struct Run<'a> {
     restrict_deletion: bool,
     /// References to other synchronized objects, made target ids before writing.
     related: related::Related,
+    /// A pull run of a synchronization without contracts: an object met for the first time in
+    /// the run has none, so only repeated origin ids are looked up.
+    first_run: bool,
     /// When the source refused a page for its rate limit: when it may be asked again (Unix).
     rate_limit_reset: Option<u64>,
     /// The uuid the run's SynchronizationLog gets (its contract logs point at it).
@@ -591,6 +594,7 @@ impl Synchronizer {
                 .and_then(crate::db::parse_bool)
                 .unwrap_or(false),
             related: related::Related::from_config(&source_config),
+            first_run: false,
             data,
             rate_limit_reset: None,
             log_uuid: crate::db::new_row_uuid(),
@@ -693,6 +697,20 @@ impl Run<'_> {
                 .push(json!({"stage": "fetch", "error": "this run has no source to read"}));
             return false;
         };
+        let sync_id = self.id;
+        match self
+            .sync
+            .db
+            .run(move |conn| contract::exists(conn, sync_id))
+            .await
+        {
+            Ok(exists) => self.first_run = !exists,
+            Err(error) => {
+                self.errors
+                    .push(json!({"stage": "store", "error": error.to_string()}));
+                return false;
+            }
+        }
         let mut request = self.read.first_request(self.id);
         if let Some(body) = &self.data_as_body {
             request.body = Some(crate::call::RequestBody::Json(body.clone()));
@@ -795,6 +813,9 @@ impl Run<'_> {
     /// Checks, maps and writes one page of objects, then stores their contracts together.
     async fn process_page(&mut self, items: Vec<Value>) -> Result<(), StoreError> {
         let mut objects = Vec::with_capacity(items.len());
+        // Origin ids this run met before (or that share a hash with one): the only ones a
+        // first run of a synchronization can have contracts for.
+        let mut repeated = HashSet::new();
         for item in items {
             let origin_id =
                 reader::at_path(&item, &self.read.id_position).and_then(|id| match id {
@@ -808,7 +829,9 @@ impl Run<'_> {
                 continue;
             };
             // Present in the source, whatever happens to it next: never deleted as vanished.
-            self.seen.insert(origin_key(&origin_id));
+            if !self.seen.insert(origin_key(&origin_id)) {
+                repeated.insert(origin_id.clone());
+            }
             objects.push((origin_id, item));
         }
         if self.extra_before_conditions {
@@ -832,14 +855,22 @@ impl Run<'_> {
             objects = self.extend(objects).await;
         }
         let sync_id = self.id;
-        let origin_ids: Vec<String> = objects.iter().map(|(origin, _)| origin.clone()).collect();
-        let reading = Instant::now();
-        let mut contracts = self
-            .sync
-            .db
-            .run(move |conn| contract::load(conn, sync_id, &origin_ids))
-            .await?;
-        self.timing.contracts_read += reading.elapsed();
+        let origin_ids: Vec<String> = objects
+            .iter()
+            .map(|(origin, _)| origin)
+            .filter(|origin| !self.first_run || repeated.contains(*origin))
+            .cloned()
+            .collect();
+        let mut contracts: HashMap<String, Contract> = HashMap::new();
+        if !origin_ids.is_empty() {
+            let reading = Instant::now();
+            contracts = self
+                .sync
+                .db
+                .run(move |conn| contract::load(conn, sync_id, &origin_ids))
+                .await?;
+            self.timing.contracts_read += reading.elapsed();
+        }
 
         let mut outcomes = Vec::with_capacity(objects.len());
         let mut to_map = Vec::new();
@@ -855,7 +886,8 @@ impl Run<'_> {
                 },
                 None => contract::hash(&item),
             };
-            let existing = contracts.remove(&origin_id);
+            // Not taken out: an origin id twice on a page shares its contract.
+            let existing = contracts.get(&origin_id).cloned();
             let current = existing.as_ref().is_some_and(|c| {
                 c.origin_hash.as_deref() == Some(origin_hash.as_str())
                     && c.target_id.is_some()

@@ -1146,3 +1146,45 @@ async fn an_event_on_a_related_object_syncs_the_object_it_points_at() {
         assert!(updated, "{b}: {:?}", titles());
     }
 }
+
+/// A first run looks contracts up only for origin ids it met before: an object repeated on a
+/// later page, or twice on one page, still gets one contract and one target object.
+#[tokio::test]
+async fn a_first_run_meets_repeated_origin_ids_once() {
+    for backend in backends() {
+        let s = setup(&backend, 0).await;
+        let b = backend.name;
+        // Ten a page: Z-003 again on page 2, and Z-012 twice on page 2.
+        let mut objects: Vec<Value> = (1..=15).map(|n| zaak(n, &format!("Zaak {n}"))).collect();
+        objects[11] = zaak(3, "Zaak 3, again");
+        objects[13] = zaak(13, "Zaak 13");
+        objects[14] = zaak(13, "Zaak 13, twice");
+        *s.upstream.state.objects.lock().expect("lock") = objects;
+        let log = s.run("run").await;
+        assert_eq!(log["result"]["objects"]["found"], 15, "{b}: {log}");
+        assert_eq!(log["result"]["objects"]["invalid"], 0, "{b}: {log}");
+        let mut origins: Vec<String> = s
+            .stored()
+            .iter()
+            .map(|o| o["origin"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        origins.sort();
+        let mut unique = origins.clone();
+        unique.dedup();
+        assert_eq!(origins, unique, "{b}: one object per origin id");
+        assert_eq!(unique.len(), 12, "{b}: {unique:?}");
+        let contracts = format!(
+            "/api/synchronization-contracts?synchronization_id={}",
+            s.sync_id
+        );
+        assert_eq!(
+            s.app.get(&contracts).await.1["total"],
+            12,
+            "{b}: one contract per origin id"
+        );
+        // The next run finds every object current.
+        let again = s.run("run").await;
+        assert_eq!(again["result"]["objects"]["created"], 0, "{b}: {again}");
+        assert_eq!(s.stored().len(), 12, "{b}");
+    }
+}
