@@ -996,8 +996,15 @@ impl Run<'_> {
             match &mut item.contract {
                 Some(contract) if contract.target_id.is_some() => {}
                 Some(contract) => {
-                    let target_id = crate::db::new_row_uuid();
-                    retargeted.push((contract.id, target_id.clone()));
+                    // A contract twice on a page (its origin id repeated) gets one target id.
+                    let target_id = match retargeted.iter().find(|(id, _)| *id == contract.id) {
+                        Some((_, target_id)) => String::clone(target_id),
+                        None => {
+                            let target_id = crate::db::new_row_uuid();
+                            retargeted.push((contract.id, target_id.clone()));
+                            target_id
+                        }
+                    };
                     contract.target_id = Some(target_id);
                 }
                 None => {
