@@ -147,7 +147,12 @@ impl TestApp {
         Self {
             base: format!("http://127.0.0.1:{port}"),
             state,
-            client: reqwest::Client::new(),
+            // Idle connections are dropped well before the server's 5 s keep-alive closes them,
+            // so a request never goes out on a connection the server is closing.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(1))
+                .build()
+                .expect("a client"),
             backend: backend.name,
             store,
         }
