@@ -293,11 +293,11 @@ mod tests {
         )
         .expect("valid query");
         assert_eq!(query.offset(), 20);
-        let mut sql = Sql::new(BackendKind::Postgres);
+        let mut sql = Sql::new();
         query.push_where(&mut sql, &SOURCE);
         query.push_order_and_page(&mut sql, "t");
         assert_eq!(
-            sql.text(),
+            sql.text(BackendKind::Postgres),
             " WHERE (LOWER(name) LIKE $1 ESCAPE '!' OR LOWER(description) LIKE $2 ESCAPE '!') \
              AND is_enabled = $3 AND rate_limit_limit IS NULL ORDER BY t.name DESC, t.id DESC LIMIT 10 OFFSET 20"
         );
@@ -315,11 +315,11 @@ mod tests {
             true,
         )
         .expect("valid query");
-        let mut sql = Sql::new(BackendKind::Sqlite);
+        let mut sql = Sql::new();
         query.push_where(&mut sql, &CALL_LOG);
         query.push_order_and_page(&mut sql, "t");
         assert_eq!(
-            sql.text(),
+            sql.text(BackendKind::Sqlite),
             " WHERE status_code >= ? AND status_code <= ? AND created >= ? AND source_id = ? \
              ORDER BY t.id DESC LIMIT 20 OFFSET 0"
         );

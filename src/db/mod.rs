@@ -345,7 +345,7 @@ impl Conn {
     }
 
     pub fn sql(&self) -> Sql {
-        Sql::new(self.backend)
+        Sql::new()
     }
 
     /// The prefixed table name and the select list of an entity.

@@ -6,13 +6,10 @@
 use chrono::NaiveDateTime;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, QueryableByName};
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::row::NamedRow;
-use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Bool, HasSqlType, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp, Untyped};
 use diesel::{Connection, RunQueryDsl, connection::LoadConnection};
-
-use super::BackendKind;
 
 /// One bound value. `None` binds SQL NULL of that type.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,20 +20,24 @@ pub enum Bind {
     Time(Option<NaiveDateTime>),
 }
 
-/// SQL text plus its binds, with placeholders in the backend's own syntax.
-#[derive(Debug)]
+/// SQL text plus its binds; diesel writes the placeholders in the backend's own syntax.
+#[derive(Debug, Default)]
 pub struct Sql {
-    backend: BackendKind,
+    /// The text without placeholders: diesel writes each one where a bind is pushed.
     text: String,
     binds: Vec<Bind>,
+    /// Where in `text` each bind's placeholder goes.
+    marks: Vec<usize>,
+    keep_prepared: bool,
 }
 
 impl Sql {
-    pub fn new(backend: BackendKind) -> Self {
+    pub fn new() -> Self {
         Self {
-            backend,
             text: String::with_capacity(256),
             binds: Vec::new(),
+            marks: Vec::new(),
+            keep_prepared: false,
         }
     }
 
@@ -48,73 +49,135 @@ impl Sql {
     /// Appends a placeholder for `bind`.
     pub fn bind(&mut self, bind: Bind) -> &mut Self {
         self.binds.push(bind);
-        match self.backend {
-            BackendKind::Postgres => {
-                use std::fmt::Write;
-                let _ = write!(self.text, "${}", self.binds.len());
-            }
-            _ => self.text.push('?'),
-        }
+        self.marks.push(self.text.len());
         self
     }
 
-    pub fn text(&self) -> &str {
-        &self.text
+    /// The text with each placeholder in `backend`'s syntax, as diesel sends it.
+    #[cfg(test)]
+    pub fn text(&self, backend: super::BackendKind) -> String {
+        let mut text = String::new();
+        let mut from = 0;
+        for (index, &mark) in self.marks.iter().enumerate() {
+            text.push_str(&self.text[from..mark]);
+            match backend {
+                super::BackendKind::Postgres => text.push_str(&format!("${}", index + 1)),
+                _ => text.push('?'),
+            }
+            from = mark;
+        }
+        text.push_str(&self.text[from..]);
+        text
     }
 
-    fn boxed<'a, DB>(&'a self) -> BoxedSqlQuery<'a, DB, SqlQuery>
-    where
-        DB: Backend
-            + HasSqlType<Text>
-            + HasSqlType<BigInt>
-            + HasSqlType<Bool>
-            + HasSqlType<Timestamp>,
-        str: ToSql<Text, DB>,
-        i64: ToSql<BigInt, DB>,
-        bool: ToSql<Bool, DB>,
-        NaiveDateTime: ToSql<Timestamp, DB>,
-    {
-        let mut query = diesel::sql_query(self.text.as_str()).into_boxed::<DB>();
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Text(v) => query.bind::<Nullable<Text>, _>(v.as_deref()),
-                Bind::Int(v) => query.bind::<Nullable<BigInt>, _>(*v),
-                Bind::Bool(v) => query.bind::<Nullable<Bool>, _>(*v),
-                Bind::Time(v) => query.bind::<Nullable<Timestamp>, _>(*v),
-            };
+    /// Marks a statement whose text recurs on a hot path (a page of contracts, a batch of
+    /// logs): the connection keeps it prepared and reuses it. Only fixed shapes qualify, since
+    /// diesel's cache per connection has no bound.
+    pub fn keep_prepared(&mut self) -> &mut Self {
+        self.keep_prepared = true;
+        self
+    }
+
+    /// Appends `(v1, v2, …)` for an `IN`, padded with copies of the last value to a power of
+    /// two, so that one kept statement serves lists of many lengths. Nothing for no values.
+    pub fn in_list<T>(&mut self, values: &[T], bind: impl Fn(&T) -> Bind) -> &mut Self {
+        self.push("(");
+        for index in 0..padded_len(values.len()) {
+            if index > 0 {
+                self.push(", ");
+            }
+            self.bind(bind(&values[index.min(values.len() - 1)]));
         }
-        query
+        self.push(")")
     }
 
     pub(super) fn execute_on<C>(&self, conn: &mut C) -> diesel::QueryResult<usize>
     where
         C: Connection,
-        C::Backend:
-            HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Bool> + HasSqlType<Timestamp>,
-        str: ToSql<Text, C::Backend>,
-        i64: ToSql<BigInt, C::Backend>,
-        bool: ToSql<Bool, C::Backend>,
-        NaiveDateTime: ToSql<Timestamp, C::Backend>,
-        for<'a> BoxedSqlQuery<'a, C::Backend, SqlQuery>:
-            diesel::query_builder::QueryFragment<C::Backend> + diesel::query_builder::QueryId,
+        Self: QueryFragment<C::Backend>,
     {
-        self.boxed::<C::Backend>().execute(conn)
+        RunQueryDsl::execute(self, conn)
     }
 
     pub(super) fn load_on<C>(&self, conn: &mut C) -> diesel::QueryResult<Vec<TextRow>>
     where
         C: Connection + LoadConnection,
-        C::Backend:
-            HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Bool> + HasSqlType<Timestamp>,
-        str: ToSql<Text, C::Backend>,
-        i64: ToSql<BigInt, C::Backend>,
-        bool: ToSql<Bool, C::Backend>,
-        NaiveDateTime: ToSql<Timestamp, C::Backend>,
-        for<'a> BoxedSqlQuery<'a, C::Backend, SqlQuery>:
-            diesel::query_dsl::LoadQuery<'a, C, TextRow>,
+        for<'a> &'a Self: diesel::query_dsl::LoadQuery<'a, C, TextRow>,
     {
-        self.boxed::<C::Backend>().load(conn)
+        RunQueryDsl::load(self, conn)
     }
+}
+
+impl QueryId for Sql {
+    type QueryId = ();
+    // The text is built at run time, so the cache keys it by text, not by type.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Sql {
+    type SqlType = Untyped;
+}
+
+impl<C> RunQueryDsl<C> for &Sql {}
+
+/// Writes the text and binds for one backend; a macro since the bounds a generic impl needs
+/// (`ToSql` for each bind type) are not implied through a helper trait.
+macro_rules! query_fragment_for {
+    ($backend:ty) => {
+        impl QueryFragment<$backend> for Sql {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: AstPass<'_, 'b, $backend>,
+            ) -> diesel::QueryResult<()> {
+                if !self.keep_prepared {
+                    out.unsafe_to_cache_prepared();
+                }
+                let mut from = 0;
+                for (bind, &mark) in self.binds.iter().zip(&self.marks) {
+                    out.push_sql(&self.text[from..mark]);
+                    from = mark;
+                    match bind {
+                        Bind::Text(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                        Bind::Int(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                        Bind::Bool(v) => out.push_bind_param::<Nullable<Bool>, _>(v)?,
+                        Bind::Time(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
+                    }
+                }
+                out.push_sql(&self.text[from..]);
+                Ok(())
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+query_fragment_for!(diesel::sqlite::Sqlite);
+#[cfg(feature = "postgres")]
+query_fragment_for!(diesel::pg::Pg);
+#[cfg(feature = "mysql")]
+query_fragment_for!(diesel::mysql::Mysql);
+
+/// The length a list of `len` values is padded to: the next power of two (0 stays 0).
+pub fn padded_len(len: usize) -> usize {
+    if len == 0 { 0 } else { len.next_power_of_two() }
+}
+
+/// Splits `count` items into runs whose lengths are powers of two of at most `max` (itself
+/// rounded down to one), largest first: rows inserted this way take few statement shapes.
+pub fn power_of_two_runs(mut count: usize, max: usize) -> impl Iterator<Item = usize> {
+    let max = if max == 0 { 1 } else { 1 << max.ilog2() };
+    std::iter::from_fn(move || {
+        if count == 0 {
+            return None;
+        }
+        let run = if count >= max {
+            max
+        } else {
+            1 << count.ilog2()
+        };
+        count -= run;
+        Some(run)
+    })
 }
 
 /// A row read as text: every selected column is cast to text in SQL, so one row type serves
@@ -134,5 +197,69 @@ where
             values.push(row.get_value::<Nullable<Text>, Option<String>, usize>(index)?);
         }
         Ok(Self(values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_powers_of_two_up_to_the_maximum() {
+        assert_eq!(
+            power_of_two_runs(100, 1500).collect::<Vec<_>>(),
+            [64, 32, 4]
+        );
+        assert_eq!(
+            power_of_two_runs(2500, 1500).collect::<Vec<_>>(),
+            [1024, 1024, 256, 128, 64, 4]
+        );
+        assert_eq!(power_of_two_runs(1, 0).collect::<Vec<_>>(), [1]);
+        assert_eq!(power_of_two_runs(0, 8).count(), 0);
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn kept_statements_are_prepared_once_per_connection() {
+        use diesel::connection::InstrumentationEvent;
+        use std::sync::{Arc, Mutex};
+
+        let prepared = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&prepared);
+        let mut conn =
+            diesel::SqliteConnection::establish(":memory:").expect("an in-memory database");
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::CacheQuery { sql, .. } = event {
+                seen.lock().expect("lock").push(sql.to_owned());
+            }
+        });
+        let statement = |kept: bool, value: i64| {
+            let mut sql = Sql::new();
+            if kept {
+                sql.keep_prepared();
+            }
+            sql.push("SELECT ").bind(Bind::Int(Some(value)));
+            sql
+        };
+        for value in 0..3 {
+            statement(true, value).execute_on(&mut conn).expect("runs");
+            statement(false, value).execute_on(&mut conn).expect("runs");
+        }
+        // One preparation kept for three runs; the others are never cached.
+        assert_eq!(*prepared.lock().expect("lock"), ["SELECT ?"]);
+    }
+
+    #[test]
+    fn in_lists_repeat_their_last_value_up_to_a_power_of_two() {
+        let mut sql = Sql::new();
+        sql.push("x IN ")
+            .in_list(&[1_i64, 2, 3], |v| Bind::Int(Some(*v)));
+        assert_eq!(
+            sql.text(crate::db::BackendKind::Postgres),
+            "x IN ($1, $2, $3, $4)"
+        );
+        assert_eq!(sql.binds.last(), Some(&Bind::Int(Some(3))));
+        assert_eq!(padded_len(0), 0);
+        assert_eq!(padded_len(64), 64);
     }
 }

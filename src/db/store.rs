@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::entity::{Entity, Field, FieldDefault};
 use super::listing::ListQuery;
-use super::sql::{Bind, Sql};
+use super::sql::{Bind, Sql, power_of_two_runs};
 use super::{Conn, DbError};
 
 /// How a request names one row: the numeric id, the uuid or the slug.
@@ -294,14 +294,15 @@ pub fn insert_rows(
     };
     let per_row = entity.fields.len();
     // Stay under SQLite's limit of 32766 bound parameters per statement.
-    let chunk = (30_000 / per_row).max(1);
+    let max_rows = 30_000 / per_row;
     conn.transaction(|conn| {
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
+        let count = rows.len();
+        let mut rows = rows.into_iter();
+        for run in power_of_two_runs(count, max_rows) {
             let mut sql: Sql = conn.sql();
-            sql.push(&header);
+            sql.keep_prepared().push(&header);
             // The binds move into the statement: long texts (log bodies) are not copied.
-            for (i, row) in rows.by_ref().take(chunk).enumerate() {
+            for (i, row) in rows.by_ref().take(run).enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });
                 for (j, bind) in row.into_iter().enumerate() {
                     sql.push(if j == 0 { "" } else { ", " }).bind(bind);
@@ -312,6 +313,21 @@ pub fn insert_rows(
         }
         Ok(())
     })
+}
+
+/// One row of binds in field order for [`insert_rows`] from `(field name, bind)` pairs, NULL
+/// (of the field's type) for the fields not given: hot paths build rows without JSON.
+pub fn row_of(entity: &Entity, mut values: Vec<(&str, Bind)>) -> Vec<Bind> {
+    entity
+        .fields
+        .iter()
+        .map(
+            |f| match values.iter().position(|(name, _)| *name == f.name) {
+                Some(index) => values.swap_remove(index).1,
+                None => f.to_bind(&Value::Null).unwrap_or(Bind::Text(None)),
+            },
+        )
+        .collect()
 }
 
 /// One row of binds in field order from a wire object, for [`insert_rows`]: absent fields are

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::db::sql::Bind;
+use crate::db::sql::{Bind, power_of_two_runs};
 use crate::db::store::{self, StoreError};
-use crate::db::{CONTRACT, CONTRACT_LOG, Conn, SYNCHRONIZATION, format_time, parse_time};
+use crate::db::{CONTRACT, CONTRACT_LOG, Conn, SYNCHRONIZATION, parse_time};
 
 /// A contract as the run needs it.
 #[derive(Debug, Clone)]
@@ -97,20 +97,17 @@ pub fn load(
     let (table, _) = conn.table(&CONTRACT);
     let table = table.to_owned();
     let select = CONTRACT.select_fields(&table, conn.backend(), &RUN_FIELDS);
-    for chunk in origin_ids.chunks(500) {
+    for chunk in origin_ids.chunks(512) {
         let mut sql = conn.sql();
-        sql.push("SELECT ")
+        sql.keep_prepared()
+            .push("SELECT ")
             .push(&select)
             .push(" FROM ")
             .push(&table)
-            .push(" WHERE synchronization_id = ");
-        sql.bind(Bind::Text(Some(synchronization_id.to_string())))
-            .push(" AND origin_id IN (");
-        for (i, origin) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " })
-                .bind(Bind::Text(Some(origin.clone())));
-        }
-        sql.push(")");
+            .push(" WHERE synchronization_id = ")
+            .bind(Bind::Text(Some(synchronization_id.to_string())))
+            .push(" AND origin_id IN ")
+            .in_list(chunk, |origin| Bind::Text(Some(origin.clone())));
         for row in conn.load(&sql)? {
             if let Some(contract) = from_row(row.0) {
                 found.insert(contract.origin_id.clone(), contract);
@@ -149,7 +146,8 @@ pub fn plan_targets(
         let table = table.to_owned();
         for (id, target_id) in retargeted {
             let mut sql = conn.sql();
-            sql.push(&format!("UPDATE {table} SET target_id = "))
+            sql.keep_prepared()
+                .push(&format!("UPDATE {table} SET target_id = "))
                 .bind(Bind::Text(Some(target_id.clone())))
                 .push(" WHERE id = ")
                 .bind(Bind::Int(Some(*id)));
@@ -158,20 +156,19 @@ pub fn plan_targets(
         if new.is_empty() {
             return Ok(HashMap::new());
         }
+        let sync = synchronization_id.to_string();
         let rows = new
             .iter()
             .map(|(origin_id, target_id)| {
-                let row = json!({
-                    "uuid": crate::db::new_row_uuid(),
-                    "version": "0.0.1",
-                    "synchronizationId": synchronization_id.to_string(),
-                    "originId": origin_id,
-                    "targetId": target_id,
-                    "created": format_time(now), "updated": format_time(now),
-                });
-                store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))
+                new_row(
+                    crate::db::new_row_uuid(),
+                    &sync,
+                    origin_id,
+                    now,
+                    vec![("targetId", text(target_id))],
+                )
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         store::insert_rows(conn, &CONTRACT, rows)?;
         let origin_ids: Vec<String> = new.iter().map(|(origin_id, _)| origin_id.clone()).collect();
         load(conn, synchronization_id, &origin_ids)
@@ -187,16 +184,14 @@ pub fn target_ids(
     let mut found = HashMap::with_capacity(origin_ids.len());
     let (table, _) = conn.table(&CONTRACT);
     let table = table.to_owned();
-    for chunk in origin_ids.chunks(500) {
+    for chunk in origin_ids.chunks(512) {
         let mut sql = conn.sql();
-        sql.push(&format!(
-            "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND origin_id IN ("
-        ));
-        for (i, origin) in chunk.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " })
-                .bind(Bind::Text(Some(origin.clone())));
-        }
-        sql.push(") ORDER BY id");
+        sql.keep_prepared()
+            .push(&format!(
+                "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND origin_id IN "
+            ))
+            .in_list(chunk, |origin| Bind::Text(Some(origin.clone())))
+            .push(" ORDER BY id");
         for row in conn.load(&sql)? {
             let mut values = row.0.into_iter();
             if let (Some(Some(origin_id)), Some(Some(target_id))) = (values.next(), values.next()) {
@@ -227,9 +222,10 @@ pub fn with_targets(
     let (table, _) = conn.table(&CONTRACT);
     let cast = conn.text_type();
     let mut sql = conn.sql();
-    sql.push(&format!(
-        "SELECT CAST(id AS {cast}), uuid, origin_id, target_id FROM {table} WHERE synchronization_id = "
-    ))
+    sql.keep_prepared()
+        .push(&format!(
+            "SELECT CAST(id AS {cast}), uuid, origin_id, target_id FROM {table} WHERE synchronization_id = "
+        ))
     .bind(Bind::Text(Some(synchronization_id.to_string())))
     // A target id that was planned but never written names nothing to delete.
     .push(" AND target_id IS NOT NULL AND target_last_action IS NOT NULL");
@@ -284,6 +280,30 @@ pub fn delete_synchronization(conn: &mut Conn, key: &store::Key) -> Result<(), S
     })
 }
 
+/// A new contract's row for [`store::insert_rows`]: `values` besides its identity and times.
+fn new_row(
+    uuid: String,
+    synchronization_id: &str,
+    origin_id: &str,
+    now: NaiveDateTime,
+    mut values: Vec<(&'static str, Bind)>,
+) -> Vec<Bind> {
+    values.extend([
+        ("uuid", text(uuid)),
+        ("version", text("0.0.1")),
+        ("synchronizationId", text(synchronization_id)),
+        ("originId", text(origin_id)),
+        ("created", Bind::Time(Some(now))),
+        ("updated", Bind::Time(Some(now))),
+    ]);
+    store::row_of(&CONTRACT, values)
+}
+
+/// A text bind.
+fn text(value: impl Into<String>) -> Bind {
+    Bind::Text(Some(value.into()))
+}
+
 /// The columns a run reads of a contract, after `id`, in [`from_row`]'s order.
 const RUN_FIELDS: [&str; 6] = [
     "uuid",
@@ -323,6 +343,8 @@ pub enum Outcome {
         target_id: String,
         target_hash: String,
         created: bool,
+        /// The target id differs from the one the stored contract held.
+        target_moved: bool,
         /// The object as read and as written, for the contract log.
         source: Option<Value>,
         target: Value,
@@ -357,28 +379,24 @@ impl LogContext {
         source: Option<&Value>,
         target: Option<&Value>,
         now: NaiveDateTime,
-    ) -> Result<Vec<Bind>, StoreError> {
-        let row = json!({
-            "uuid": crate::db::new_row_uuid(),
-            "message": format!("{result} of contract {contract}"),
-            "synchronizationId": self.synchronization,
-            "synchronizationContractId": contract,
-            "synchronizationLogId": self.log,
-            "targetResult": result,
-            "test": false, "force": self.force,
-        });
-        let mut binds = store::row_binds(&CONTRACT_LOG, row.as_object().unwrap_or(&Map::new()))?;
-        // The objects go straight to text, and the times as they are: no detour through JSON.
-        for (field, bind) in CONTRACT_LOG.fields.iter().zip(binds.iter_mut()) {
-            match field.name {
-                "source" => *bind = Bind::Text(source.map(Value::to_string)),
-                "target" => *bind = Bind::Text(target.map(Value::to_string)),
-                "expires" => *bind = Bind::Time(self.expires),
-                "created" => *bind = Bind::Time(Some(now)),
-                _ => {}
-            }
-        }
-        Ok(binds)
+    ) -> Vec<Bind> {
+        store::row_of(
+            &CONTRACT_LOG,
+            vec![
+                ("uuid", text(crate::db::new_row_uuid())),
+                ("message", text(format!("{result} of contract {contract}"))),
+                ("synchronizationId", text(&self.synchronization)),
+                ("synchronizationContractId", text(contract)),
+                ("synchronizationLogId", text(&self.log)),
+                ("targetResult", text(result)),
+                ("test", Bind::Bool(Some(false))),
+                ("force", Bind::Bool(Some(self.force))),
+                ("source", Bind::Text(source.map(Value::to_string))),
+                ("target", Bind::Text(target.map(Value::to_string))),
+                ("expires", Bind::Time(self.expires)),
+                ("created", Bind::Time(Some(now))),
+            ],
+        )
     }
 }
 
@@ -397,36 +415,44 @@ pub fn save(
         let stamp = Bind::Time(Some(now));
         let mut new_rows = Vec::new();
         let mut log_rows = Vec::new();
+        let sync = synchronization_id.to_string();
         let mut checked = Vec::new();
+        // Written contracts by id with (origin hash, target hash, action, target id); those
+        // whose target id moved (API targets) also set it, the rest leave its indexes alone.
         let mut written = Vec::new();
+        let mut moved = Vec::new();
         for outcome in outcomes {
             match outcome {
                 Outcome::Checked { contract_id } => checked.push(*contract_id),
                 Outcome::Written { contract: None, origin_id, origin_hash, target_id, target_hash, source, target, .. } => {
                     let uuid = crate::db::new_row_uuid();
-                    log_rows.push(logs.row(&uuid, "create", source.as_ref(), Some(target), now)?);
-                    let row = json!({
-                        "uuid": uuid,
-                        "version": "0.0.1",
-                        "synchronizationId": synchronization_id.to_string(),
-                        "originId": origin_id, "originHash": origin_hash,
-                        "targetId": target_id, "targetHash": target_hash,
-                        "sourceLastChanged": format_time(now), "sourceLastChecked": format_time(now),
-                        "sourceLastSynced": format_time(now), "targetLastChanged": format_time(now),
-                        "targetLastSynced": format_time(now), "targetLastAction": "create",
-                        "retryCount": 0,
-                        "created": format_time(now), "updated": format_time(now),
-                    });
-                    new_rows.push(store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))?);
+                    log_rows.push(logs.row(&uuid, "create", source.as_ref(), Some(target), now));
+                    let mut row = vec![
+                        ("originHash", text(origin_hash)),
+                        ("targetId", text(target_id)),
+                        ("targetHash", text(target_hash)),
+                        ("targetLastAction", text("create")),
+                        ("retryCount", Bind::Int(Some(0))),
+                    ];
+                    for field in ["sourceLastChanged", "sourceLastChecked", "sourceLastSynced", "targetLastChanged", "targetLastSynced"] {
+                        row.push((field, stamp.clone()));
+                    }
+                    new_rows.push(new_row(uuid, &sync, origin_id, now, row));
                 }
-                Outcome::Written { contract: Some((id, uuid)), origin_hash, target_id, target_hash, created, source, target, .. } => {
+                Outcome::Written { contract: Some((id, uuid)), origin_hash, target_id, target_hash, created, target_moved, source, target, .. } => {
                     let action = if *created { "create" } else { "update" };
-                    log_rows.push(logs.row(uuid, action, source.as_ref(), Some(target), now)?);
-                    written.push((*id, [origin_hash.as_str(), target_id.as_str(), target_hash.as_str(), action]));
+                    log_rows.push(logs.row(uuid, action, source.as_ref(), Some(target), now));
+                    let values = [origin_hash.as_str(), target_hash.as_str(), action, target_id.as_str()];
+                    if *target_moved {
+                        moved.push((*id, values));
+                    } else {
+                        written.push((*id, values));
+                    }
                 }
                 Outcome::Failed { contract: Some((id, _)), error, .. } => {
                     let mut sql = conn.sql();
-                    sql.push(&format!("UPDATE {table} SET last_error = "))
+                    sql.keep_prepared()
+                        .push(&format!("UPDATE {table} SET last_error = "))
                         .bind(Bind::Text(Some(error.clone())))
                         // No hash: the next run writes it again even if the source goes back.
                         .push(", origin_hash = NULL, retry_count = COALESCE(retry_count, 0) + 1, source_last_checked = ")
@@ -438,21 +464,23 @@ pub fn save(
                     conn.execute(&sql)?;
                 }
                 Outcome::Failed { contract: None, origin_id, error } => {
-                    let row = json!({
-                        "uuid": crate::db::new_row_uuid(),
-                        "version": "0.0.1",
-                        "synchronizationId": synchronization_id.to_string(),
-                        "originId": origin_id,
-                        "sourceLastChecked": format_time(now),
-                        "lastError": error, "retryCount": 1,
-                        "created": format_time(now), "updated": format_time(now),
-                    });
-                    new_rows.push(store::row_binds(&CONTRACT, row.as_object().unwrap_or(&Map::new()))?);
+                    new_rows.push(new_row(
+                        crate::db::new_row_uuid(),
+                        &sync,
+                        origin_id,
+                        now,
+                        vec![
+                            ("lastError", text(error)),
+                            ("retryCount", Bind::Int(Some(1))),
+                            ("sourceLastChecked", stamp.clone()),
+                        ],
+                    ));
                 }
                 Outcome::Deleted { contract_id, contract_uuid } => {
-                    log_rows.push(logs.row(contract_uuid, "delete", None, None, now)?);
+                    log_rows.push(logs.row(contract_uuid, "delete", None, None, now));
                     let mut sql = conn.sql();
-                    sql.push(&format!("UPDATE {table} SET target_id = NULL, target_hash = NULL, target_last_action = 'delete', target_last_changed = "))
+                    sql.keep_prepared()
+                        .push(&format!("UPDATE {table} SET target_id = NULL, target_hash = NULL, target_last_action = 'delete', target_last_changed = "))
                         .bind(stamp.clone())
                         .push(", updated = ")
                         .bind(stamp.clone())
@@ -463,10 +491,17 @@ pub fn save(
             }
         }
         // One statement for a chunk of written contracts: their own values picked by id.
-        for chunk in written.chunks(200) {
+        for (contracts, columns) in [
+            (written.as_slice(), &["origin_hash", "target_hash", "target_last_action"][..]),
+            (moved.as_slice(), &["origin_hash", "target_hash", "target_last_action", "target_id"][..]),
+        ] {
+          let mut contracts = contracts;
+          for run in power_of_two_runs(contracts.len(), 256) {
+            let (chunk, rest) = contracts.split_at(run);
+            contracts = rest;
             let mut sql = conn.sql();
-            sql.push(&format!("UPDATE {table} SET "));
-            for (index, column) in ["origin_hash", "target_id", "target_hash", "target_last_action"].into_iter().enumerate() {
+            sql.keep_prepared().push(&format!("UPDATE {table} SET "));
+            for (index, column) in columns.iter().enumerate() {
                 sql.push(&format!("{}{column} = CASE id", if index == 0 { "" } else { ", " }));
                 for (id, values) in chunk {
                     sql.push(" WHEN ").bind(Bind::Int(Some(*id))).push(" THEN ").bind(Bind::Text(Some(values[index].to_owned())));
@@ -477,12 +512,9 @@ pub fn save(
             for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
                 sql.push(&format!(", {column} = ")).bind(stamp.clone());
             }
-            sql.push(" WHERE id IN (");
-            for (i, (id, _)) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "" } else { ", " }).bind(Bind::Int(Some(*id)));
-            }
-            sql.push(")");
+            sql.push(" WHERE id IN ").in_list(chunk, |(id, _)| Bind::Int(Some(*id)));
             conn.execute(&sql)?;
+          }
         }
         if !new_rows.is_empty() {
             store::insert_rows(conn, &CONTRACT, std::mem::take(&mut new_rows))?;
@@ -490,13 +522,13 @@ pub fn save(
         if !log_rows.is_empty() {
             store::insert_rows(conn, &CONTRACT_LOG, std::mem::take(&mut log_rows))?;
         }
-        for chunk in checked.chunks(500) {
+        for chunk in checked.chunks(512) {
             let mut sql = conn.sql();
-            sql.push(&format!("UPDATE {table} SET source_last_checked = ")).bind(stamp.clone()).push(" WHERE id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                sql.push(if i == 0 { "" } else { ", " }).bind(Bind::Int(Some(*id)));
-            }
-            sql.push(")");
+            sql.keep_prepared()
+                .push(&format!("UPDATE {table} SET source_last_checked = "))
+                .bind(stamp.clone())
+                .push(" WHERE id IN ")
+                .in_list(chunk, |id| Bind::Int(Some(*id)));
             conn.execute(&sql)?;
         }
         Ok(())
@@ -506,6 +538,7 @@ pub fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_hash_is_the_one_stored_contracts_hold() {

@@ -1087,7 +1087,12 @@ impl Run<'_> {
                     } else {
                         self.counts.updated += 1;
                     }
+                    let target_moved = item
+                        .contract
+                        .as_ref()
+                        .is_some_and(|c| c.target_id.as_deref() != Some(target_id.as_str()));
                     outcomes.push(Outcome::Written {
+                        target_moved,
                         contract: item.contract.map(|c| (c.id, c.uuid)),
                         target_hash: contract::hash(&item.mapped),
                         origin_id: item.origin_id,
