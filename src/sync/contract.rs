@@ -354,6 +354,9 @@ pub enum Outcome {
         contract_id: i64,
         contract_uuid: String,
     },
+    /// A nested object the register holds (`subObjects`): its contract, found by origin id,
+    /// is made or pointed at `target_id`.
+    SubObject(super::sub_objects::Saved),
     /// Could not be written: remembered on the contract (made if need be, without a target
     /// or hash, so the next run tries again).
     Failed {
@@ -421,8 +424,13 @@ pub fn save(
         // whose target id moved (API targets) also set it, the rest leave its indexes alone.
         let mut written = Vec::new();
         let mut moved = Vec::new();
+        // By origin id: a nested object met twice on a page keeps the last place it was seen.
+        let mut sub_objects = HashMap::new();
         for outcome in outcomes {
             match outcome {
+                Outcome::SubObject(saved) => {
+                    sub_objects.insert(saved.origin_id.as_str(), saved);
+                }
                 Outcome::Checked { contract_id } => checked.push(*contract_id),
                 Outcome::Written { contract: None, origin_id, origin_hash, target_id, target_hash, source, target, .. } => {
                     let uuid = crate::db::new_row_uuid();
@@ -515,6 +523,41 @@ pub fn save(
             sql.push(" WHERE id IN ").in_list(chunk, |(id, _)| Bind::Int(Some(*id)));
             conn.execute(&sql)?;
           }
+        }
+        if !sub_objects.is_empty() {
+            let origin_ids: Vec<String> = sub_objects.keys().map(|id| (*id).to_owned()).collect();
+            let existing = load(conn, synchronization_id, &origin_ids)?;
+            for (origin_id, saved) in sub_objects {
+                let target_hash = hash(&saved.object);
+                match existing.get(origin_id) {
+                    Some(contract) => {
+                        log_rows.push(logs.row(&contract.uuid, "update", None, Some(&saved.object), now));
+                        let mut sql = conn.sql();
+                        sql.keep_prepared()
+                            .push(&format!("UPDATE {table} SET target_id = "))
+                            .bind(text(&saved.target_id))
+                            .push(", target_hash = ")
+                            .bind(text(target_hash));
+                        for column in ["target_last_changed", "target_last_synced", "source_last_synced", "updated"] {
+                            sql.push(&format!(", {column} = ")).bind(stamp.clone());
+                        }
+                        sql.push(" WHERE id = ").bind(Bind::Int(Some(contract.id)));
+                        conn.execute(&sql)?;
+                    }
+                    None => {
+                        let uuid = crate::db::new_row_uuid();
+                        log_rows.push(logs.row(&uuid, "create", None, Some(&saved.object), now));
+                        let mut row = vec![
+                            ("targetId", text(&saved.target_id)),
+                            ("targetHash", text(target_hash)),
+                        ];
+                        for field in ["targetLastChanged", "targetLastSynced", "sourceLastSynced"] {
+                            row.push((field, stamp.clone()));
+                        }
+                        new_rows.push(new_row(uuid, &sync, origin_id, now, row));
+                    }
+                }
+            }
         }
         if !new_rows.is_empty() {
             store::insert_rows(conn, &CONTRACT, std::mem::take(&mut new_rows))?;

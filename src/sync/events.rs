@@ -251,7 +251,7 @@ impl Synchronizer {
         let register =
             OpenRegisterTarget::new(self.http.clone(), settings, source).map_err(problem)?;
         register
-            .fetch(uuid)
+            .fetch(uuid, false)
             .await
             .map_err(|error| problem(format!("the object {uuid} could not be read: {error}")))
     }

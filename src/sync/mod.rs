@@ -11,6 +11,7 @@ pub mod events;
 pub mod extra;
 pub mod reader;
 pub mod related;
+pub mod sub_objects;
 pub mod target;
 pub mod writer;
 
@@ -242,6 +243,8 @@ struct Run<'a> {
     restrict_deletion: bool,
     /// References to other synchronized objects, made target ids before writing.
     related: related::Related,
+    /// Nested objects that get contracts of their own (`subObjects`).
+    sub_objects: Option<Arc<sub_objects::SubObjects>>,
     /// A pull run of a synchronization without contracts: an object met for the first time in
     /// the run has none, so only repeated origin ids are looked up.
     first_run: bool,
@@ -594,6 +597,7 @@ impl Synchronizer {
                 .and_then(crate::db::parse_bool)
                 .unwrap_or(false),
             related: related::Related::from_config(&source_config),
+            sub_objects: sub_objects::SubObjects::from_config(&source_config).map(Arc::new),
             first_run: false,
             data,
             rate_limit_reset: None,
@@ -679,6 +683,8 @@ struct Pending {
     contract: Option<Contract>,
     /// Whether the target has not got this object yet (a write creates it).
     first_write: bool,
+    /// Its nested objects as the register shows them after the write (`subObjects`).
+    sub_objects: Result<Vec<sub_objects::Saved>, String>,
 }
 
 impl Run<'_> {
@@ -935,6 +941,7 @@ impl Run<'_> {
                     source,
                     mapped,
                     contract,
+                    sub_objects: Ok(Vec::new()),
                 }),
                 Err(error) => {
                     self.counts.invalid += 1;
@@ -959,18 +966,31 @@ impl Run<'_> {
         };
         if matches!(target.as_ref(), Target::Register(_)) {
             self.plan_targets(&mut pending).await?;
+            self.give_sub_objects_their_ids(&mut pending).await?;
         }
         // The previous page's writes end (and their contracts go to be stored) before this
         // page's begin, so writes stay bounded; this page's contracts were read, its objects
         // mapped and their target ids planned while they ran.
         self.finish_writing().await?;
+        let sub_objects = self.sub_objects.clone();
         self.writing = Some(tokio::spawn(async move {
             let started = Instant::now();
-            let written = futures_util::stream::iter(pending.into_iter().map(|item| {
+            let written = futures_util::stream::iter(pending.into_iter().map(|mut item| {
                 let target = Arc::clone(&target);
+                let sub_objects = sub_objects.clone();
                 async move {
                     let known = item.contract.as_ref().and_then(|c| c.target_id.as_deref());
                     let written = target.write(known, &item.mapped).await;
+                    if let (Ok(target_id), Some(sub_objects), Target::Register(register)) =
+                        (&written, sub_objects, target.as_ref())
+                    {
+                        item.sub_objects = match register.fetch(target_id, true).await {
+                            Ok(shown) => Ok(shown
+                                .map(|shown| sub_objects.saved(&shown))
+                                .unwrap_or_default()),
+                            Err(error) => Err(error.to_string()),
+                        };
+                    }
                     (item, written)
                 }
             }))
@@ -1037,6 +1057,42 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Gives the nested objects (`subObjects`) whose origin ids have contracts their target
+    /// ids, so the register updates them rather than making new ones. The page before is
+    /// written and its contracts stored first: it may have made the contracts asked for.
+    async fn give_sub_objects_their_ids(
+        &mut self,
+        pending: &mut [Pending],
+    ) -> Result<(), StoreError> {
+        let Some(sub_objects) = self.sub_objects.clone() else {
+            return Ok(());
+        };
+        let mut asked = BTreeSet::new();
+        for item in pending.iter() {
+            sub_objects.origin_ids(&item.mapped, &mut asked);
+        }
+        if asked.is_empty() {
+            return Ok(());
+        }
+        self.finish_writing().await?;
+        self.finish_saving().await?;
+        let reading = Instant::now();
+        let (sync_id, asked): (i64, Vec<String>) = (self.id, asked.into_iter().collect());
+        let known: HashMap<String, String> = self
+            .sync
+            .db
+            .run(move |conn| contract::load(conn, sync_id, &asked))
+            .await?
+            .into_iter()
+            .filter_map(|(origin_id, contract)| Some((origin_id, contract.target_id?)))
+            .collect();
+        self.timing.contracts_read += reading.elapsed();
+        for item in pending.iter_mut() {
+            sub_objects.set_ids(&mut item.mapped, &known);
+        }
+        Ok(())
+    }
+
     /// Makes the references the page's objects hold (`idsToReplaceWithTargetIdsBeforeRules`,
     /// `originIdsToReplace`) target ids, with one lookup for the page.
     async fn resolve_references(&mut self, pending: &mut [Pending]) -> Result<(), StoreError> {
@@ -1081,6 +1137,10 @@ impl Run<'_> {
         for (item, written) in written {
             match written {
                 Ok(target_id) => {
+                    match item.sub_objects {
+                        Ok(saved) => outcomes.extend(saved.into_iter().map(Outcome::SubObject)),
+                        Err(error) => self.errors.push(json!({"stage": "subObjects", "originId": item.origin_id, "error": error})),
+                    }
                     let created = item.first_write;
                     if created {
                         self.counts.created += 1;

@@ -196,9 +196,11 @@ impl OpenRegisterTarget {
             })
     }
 
-    /// The object with uuid `id` as OpenRegister shows it; `None` when there is none.
-    pub async fn fetch(&self, id: &str) -> Result<Option<Value>, WriteError> {
-        let url = format!("{}/{id}", self.collection);
+    /// The object with uuid `id` as OpenRegister shows it, with its related objects under
+    /// `@self.objects` when `extend_all`; `None` when there is none.
+    pub async fn fetch(&self, id: &str, extend_all: bool) -> Result<Option<Value>, WriteError> {
+        let extend = if extend_all { "?_extend=all" } else { "" };
+        let url = format!("{}/{id}{extend}", self.collection);
         let (status, text) = self.send(Method::GET, &url, None).await?;
         let refused = |message: String| WriteError::Refused {
             target: OPENREGISTER,

@@ -20,6 +20,7 @@ struct Setup {
     register: OpenRegister,
     sync_id: i64,
     mapping_id: i64,
+    source_id: Value,
 }
 
 async fn setup(backend: &crate::common::Backend, count: u32) -> Setup {
@@ -57,6 +58,7 @@ async fn setup(backend: &crate::common::Backend, count: u32) -> Setup {
     Setup {
         sync_id: sync["id"].as_i64().expect("id"),
         mapping_id: mapping["id"].as_i64().expect("id"),
+        source_id: source["id"].clone(),
         app,
         upstream,
         register,
@@ -65,12 +67,14 @@ async fn setup(backend: &crate::common::Backend, count: u32) -> Setup {
 
 impl Setup {
     async fn run(&self, path: &str) -> Value {
+        self.run_other(&json!(self.sync_id), path).await
+    }
+
+    /// Runs (or tests) another synchronization of this set-up's app.
+    async fn run_other(&self, id: &Value, path: &str) -> Value {
         let (status, log) = self
             .app
-            .post(
-                &format!("/api/synchronizations/{}/{path}", self.sync_id),
-                &json!({}),
-            )
+            .post(&format!("/api/synchronizations/{id}/{path}"), &json!({}))
             .await;
         assert_eq!(status, 200, "{log}");
         log
@@ -958,12 +962,6 @@ async fn references_become_the_target_ids_another_synchronization_wrote() {
 
         s.register
             .add_schema(3, "besluit", json!({"properties": {}}), false);
-        let source_id = s
-            .app
-            .get(&format!("/api/synchronizations/{}", s.sync_id))
-            .await
-            .1["sourceId"]
-            .clone();
         let (_, mapping) = s.app.post("/api/mappings", &json!({"name": "Besluit", "mapping": {
             "title": "omschrijving",
             "zaak": "id",
@@ -973,7 +971,7 @@ async fn references_become_the_target_ids_another_synchronization_wrote() {
             "onbekend": "https://zaken.example/api/v1/zaken/00000000-0000-4000-8000-000000000000"
         }})).await;
         let (status, besluiten) = s.app.post("/api/synchronizations", &json!({
-            "name": "Besluiten", "sourceId": source_id,
+            "name": "Besluiten", "sourceId": s.source_id,
             "sourceConfig": {
                 "endpoint": "/objects", "resultsPosition": "results", "idPosition": "omschrijving",
                 "originIdsToReplace": {"zaak": "true", "zaakUrl": "true", "onbekend": "true"},
@@ -982,14 +980,7 @@ async fn references_become_the_target_ids_another_synchronization_wrote() {
             "sourceTargetMapping": mapping["id"], "targetType": "register/schema", "targetId": "zaken/besluit"
         })).await;
         assert_eq!(status, 201, "{besluiten}");
-        let (status, log) = s
-            .app
-            .post(
-                &format!("/api/synchronizations/{}/run", besluiten["id"]),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(status, 200, "{log}");
+        let log = s.run_other(&besluiten["id"], "run").await;
         assert_eq!(counts(&log), [2, 0, 2, 0, 0, 0], "{b}: {log}");
 
         let stored = s.register.objects(1, 3);
@@ -1186,5 +1177,135 @@ async fn a_first_run_meets_repeated_origin_ids_once() {
         let again = s.run("run").await;
         assert_eq!(again["result"]["objects"]["created"], 0, "{b}: {again}");
         assert_eq!(s.stored().len(), 12, "{b}");
+    }
+}
+
+/// `subObjects`: nested objects with an `originId` get contracts of their own, from the saved
+/// object read back with `_extend=all`: cascaded ones (OpenRegister saves them in their own
+/// schema and keeps their uuids) and inline ones with an `id`. A re-run points the contracts at
+/// what the register holds then, without duplicates.
+#[tokio::test]
+async fn sub_objects_get_contracts_that_follow_the_register() {
+    for backend in backends() {
+        let s = setup(&backend, 0).await;
+        let b = backend.name;
+        let cascade = json!({"handling": "cascade"});
+        s.register.add_schema(3, "dossier", json!({"properties": {
+            "statussen": {"type": "array", "items": {"type": "object", "$ref": "#/components/schemas/status", "objectConfiguration": cascade}},
+            "behandelaar": {"type": "object", "$ref": "persoon", "objectConfiguration": cascade},
+            "notities": {"type": "array"}
+        }}), false);
+        s.register
+            .add_schema(4, "status", json!({"properties": {}}), false);
+        s.register
+            .add_schema(5, "persoon", json!({"properties": {}}), false);
+        let zaak = |id: &str, statussen: Value, persoon: &str| {
+            json!({"id": id, "statussen": statussen, "behandelaar": {"originId": persoon, "naam": persoon},
+                   "notities": [{"originId": format!("N-{id}"), "id": format!("n-{id}"), "tekst": "inline"}]})
+        };
+        let set_source = |first_status: &str| {
+            *s.upstream.state.objects.lock().expect("lock") = vec![
+                zaak(
+                    "Z-1",
+                    json!([{"originId": "S-1", "naam": first_status}, {"originId": "S-2", "naam": "later"}]),
+                    "P-1",
+                ),
+                zaak("Z-2", json!([{"originId": "S-3", "naam": "open"}]), "P-2"),
+            ];
+        };
+        set_source("open");
+        let (status, sync) = s.app.post("/api/synchronizations", &json!({
+            "name": "Dossiers", "sourceId": s.source_id,
+            "sourceConfig": {"endpoint": "/objects", "resultsPosition": "results", "idPosition": "id",
+                             "subObjects": {"statussen": {}, "behandelaar": {}, "notities": {}}},
+            "targetType": "register/schema", "targetId": "zaken/dossier"
+        })).await;
+        assert_eq!(status, 201, "{sync}");
+        let run = || s.run_other(&sync["id"], "run");
+        // Origin id → target id of the run's contracts, and how many there are.
+        let contracts = || async {
+            let (_, page) = s
+                .app
+                .get(&format!(
+                    "/api/synchronizations/{}/contracts?_limit=100",
+                    sync["id"]
+                ))
+                .await;
+            let results = page["results"].as_array().cloned().unwrap_or_default();
+            let by_origin: std::collections::HashMap<String, String> = results
+                .iter()
+                .map(|c| {
+                    (
+                        c["originId"].as_str().unwrap_or_default().to_owned(),
+                        c["targetId"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                by_origin.len(),
+                results.len(),
+                "{b}: one contract per origin id: {page}"
+            );
+            by_origin
+        };
+        let live_status = |origin: &str, known: &std::collections::HashMap<String, String>| {
+            s.register
+                .object(1, 4, &known[origin])
+                .map(|o| o["naam"].clone())
+        };
+
+        let log = run().await;
+        assert_eq!(counts(&log), [2, 0, 2, 0, 0, 0], "{b}: {log}");
+        let first = contracts().await;
+        let mut origins: Vec<&str> = first.keys().map(String::as_str).collect();
+        origins.sort_unstable();
+        assert_eq!(
+            origins,
+            [
+                "N-Z-1", "N-Z-2", "P-1", "P-2", "S-1", "S-2", "S-3", "Z-1", "Z-2"
+            ],
+            "{b}"
+        );
+        assert_eq!(
+            s.register.objects(1, 4).len(),
+            3,
+            "{b}: the statuses, cascaded"
+        );
+        assert_eq!(live_status("S-1", &first), Some(json!("open")), "{b}");
+        assert_eq!(
+            s.register
+                .object(1, 5, &first["P-2"])
+                .map(|o| o["naam"].clone()),
+            Some(json!("P-2")),
+            "{b}"
+        );
+        assert_eq!(
+            first["N-Z-1"], "n-Z-1",
+            "{b}: an inline object keeps its own id"
+        );
+
+        // A status changes at the source: the dossier is written again; OpenRegister makes new
+        // status objects (and drops the old ones), and the contracts follow.
+        set_source("closed");
+        let log = run().await;
+        assert_eq!(counts(&log), [2, 1, 0, 1, 0, 0], "{b}: {log}");
+        let second = contracts().await;
+        assert_eq!(second.len(), 9, "{b}: no duplicates");
+        assert_eq!(
+            s.register.objects(1, 4).len(),
+            3,
+            "{b}: still three live statuses"
+        );
+        assert_eq!(live_status("S-1", &second), Some(json!("closed")), "{b}");
+        assert_eq!(
+            live_status("S-3", &second),
+            live_status("S-3", &first),
+            "{b}: Z-2 was skipped"
+        );
+        assert_eq!(s.register.objects(1, 3).len(), 2, "{b}: nothing deleted");
+
+        let log = run().await;
+        assert_eq!(counts(&log), [2, 2, 0, 0, 0, 0], "{b}: {log}");
+        assert_eq!(contracts().await, second, "{b}");
     }
 }

@@ -769,6 +769,24 @@ fn create(
         return HttpResponse::NotFound().finish();
     };
     let WriteBody { mut data, meta, id } = write_body(parameters);
+    let cascading = cascading_properties(definition);
+    if !cascading.is_empty() {
+        let previous = id
+            .as_deref()
+            .and_then(|id| store.tables.get(&(register_id, schema_id))?.live(id))
+            .map(|record| record.data.clone());
+        cascade(
+            store,
+            register_id,
+            &cascading,
+            &mut data,
+            previous.as_ref(),
+            user,
+        );
+    }
+    let Some(definition) = store.schemas.get(&schema_id) else {
+        return HttpResponse::NotFound().finish();
+    };
     if definition.hard_validation {
         let violations = validate(definition, &mut data, &[]);
         if !violations.is_empty() {
@@ -856,6 +874,145 @@ fn create(
             HttpResponse::Created().json(body)
         }
     }
+}
+
+/// A property OR 1.0 cascades (SaveObject::cascadeObjects, without `inversedBy`): an object,
+/// or a list of them, with a `$ref` and `objectConfiguration.handling` "cascade".
+struct Cascading {
+    property: String,
+    schema: String,
+    list: bool,
+}
+
+fn cascading_properties(schema: &Schema) -> Vec<Cascading> {
+    schema
+        .properties
+        .iter()
+        .filter_map(|(name, definition)| {
+            let list = definition.get("type").and_then(Value::as_str) == Some("array");
+            let items = if list {
+                definition.get("items")?
+            } else {
+                definition
+            };
+            let handling = |d: &Value| {
+                d.pointer("/objectConfiguration/handling")
+                    .and_then(Value::as_str)
+                    == Some("cascade")
+            };
+            let reference = items
+                .get("$ref")
+                .or_else(|| definition.get("$ref"))?
+                .as_str()?;
+            let cascades = (handling(definition) || handling(items))
+                && definition.get("inversedBy").is_none()
+                && items.get("inversedBy").is_none();
+            cascades.then(|| Cascading {
+                property: name.clone(),
+                // `#/components/schemas/status` or a slug: the last segment names the schema.
+                schema: reference.rsplit('/').next().unwrap_or(reference).to_owned(),
+                list,
+            })
+        })
+        .collect()
+}
+
+/// Saves the inline objects of cascading properties as new objects of their schema (their
+/// `id` dropped: without `inversedBy` OR always creates) and puts their uuids in their place;
+/// the uuids a list held before and no longer holds are soft-deleted as orphans.
+fn cascade(
+    store: &mut Store,
+    register_id: u64,
+    cascading: &[Cascading],
+    data: &mut Map<String, Value>,
+    previous: Option<&Map<String, Value>>,
+    user: Option<&str>,
+) {
+    for Cascading {
+        property,
+        schema,
+        list,
+    } in cascading
+    {
+        let Some(schema_id) = store.schema_id(schema) else {
+            continue;
+        };
+        let inline: Vec<Map<String, Value>> = match data.get(property) {
+            Some(Value::Object(object)) if !*list => vec![object.clone()],
+            Some(Value::Array(items)) if *list => {
+                items.iter().filter_map(Value::as_object).cloned().collect()
+            }
+            _ => continue,
+        };
+        let mut uuids = Vec::new();
+        for mut object in inline {
+            object.remove("id");
+            object.remove("@self");
+            let uuid = uuid::Uuid::new_v4().to_string();
+            store.next_row += 1;
+            let record = Record {
+                row: store.next_row,
+                data: object,
+                owner: user.map(str::to_owned),
+                organisation: None,
+                slug: None,
+                created: now(),
+                updated: now(),
+                deleted: None,
+            };
+            let table = store.tables.entry((register_id, schema_id)).or_default();
+            table.order.insert(record.row, uuid.clone());
+            table.records.insert(uuid.clone(), record);
+            uuids.push(Value::String(uuid));
+        }
+        if *list {
+            let old = previous
+                .and_then(|p| p.get(property))
+                .and_then(Value::as_array);
+            let table = store.tables.entry((register_id, schema_id)).or_default();
+            for orphan in old.into_iter().flatten().filter_map(Value::as_str) {
+                if let Some(record) = table.records.get_mut(orphan) {
+                    record.deleted = Some(
+                        json!({"deletedBy": user.unwrap_or("system"), "deletedAt": now(), "objectId": orphan, "reason": "orphaned-related-object"}),
+                    );
+                }
+            }
+            data.insert(property.clone(), Value::Array(uuids));
+        } else if let Some(uuid) = uuids.pop() {
+            data.insert(property.clone(), uuid);
+        }
+    }
+}
+
+/// `@self.objects` of a single object shown with `_extend`: the live objects of its register
+/// whose uuids its properties hold.
+fn related_objects(
+    state: &OpenRegisterState,
+    store: &Store,
+    register_id: u64,
+    data: &Map<String, Value>,
+) -> Value {
+    let mut objects = Map::new();
+    let uuids = data.values().flat_map(|value| match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>(),
+        other => other.as_str().into_iter().collect(),
+    });
+    for uuid in uuids {
+        let found = store.tables.iter().find_map(|((register, schema), table)| {
+            (*register == register_id)
+                .then(|| Some((*schema, table.live(uuid)?)))
+                .flatten()
+        });
+        if let Some((schema_id, record)) = found {
+            if let Some(schema) = store.schemas.get(&schema_id) {
+                objects.insert(
+                    uuid.to_owned(),
+                    serialise(&state.origin, register_id, schema, uuid, record),
+                );
+            }
+        }
+    }
+    Value::Object(objects)
 }
 
 /// The `@self` keys a write may set on an existing object: `owner`, `organisation`, `slug`.
@@ -1037,7 +1194,10 @@ fn show(
     let (Some((uuid, record)), Some(definition)) = (found, store.schemas.get(&schema_id)) else {
         return HttpResponse::NotFound().json(json!({"error": "Not Found"}));
     };
-    let body = serialise(&state.origin, register_id, definition, &uuid, record);
+    let mut body = serialise(&state.origin, register_id, definition, &uuid, record);
+    if query.iter().any(|(key, _)| key == "_extend") {
+        body["@self"]["objects"] = related_objects(state, &store, register_id, &record.data);
+    }
     HttpResponse::Ok().json(if wants_empty(query) {
         body
     } else {
