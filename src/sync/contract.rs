@@ -345,7 +345,7 @@ pub enum Outcome {
         created: bool,
         /// The target id differs from the one the stored contract held.
         target_moved: bool,
-        /// The object as read and as written, for the contract log.
+        /// The object as read and as written, for the contract log of an update.
         source: Option<Value>,
         target: Value,
     },
@@ -404,7 +404,7 @@ impl LogContext {
 }
 
 /// Stores a page's outcomes in one transaction: new contracts in one insert, changes as
-/// updates by id, and a contract log per write or delete in one insert.
+/// updates by id, and a contract log per update, delete or nested object in one insert.
 pub fn save(
     conn: &mut Conn,
     synchronization_id: i64,
@@ -432,9 +432,10 @@ pub fn save(
                     sub_objects.insert(saved.origin_id.as_str(), saved);
                 }
                 Outcome::Checked { contract_id } => checked.push(*contract_id),
-                Outcome::Written { contract: None, origin_id, origin_hash, target_id, target_hash, source, target, .. } => {
+                // As in the PHP app, a contract's logs record what happens to it after it was made:
+                // its first write is on the contract itself (and in the register's audit trail).
+                Outcome::Written { contract: None, origin_id, origin_hash, target_id, target_hash, .. } => {
                     let uuid = crate::db::new_row_uuid();
-                    log_rows.push(logs.row(&uuid, "create", source.as_ref(), Some(target), now));
                     let mut row = vec![
                         ("originHash", text(origin_hash)),
                         ("targetId", text(target_id)),
@@ -449,7 +450,9 @@ pub fn save(
                 }
                 Outcome::Written { contract: Some((id, uuid)), origin_hash, target_id, target_hash, created, target_moved, source, target, .. } => {
                     let action = if *created { "create" } else { "update" };
-                    log_rows.push(logs.row(uuid, action, source.as_ref(), Some(target), now));
+                    if !*created {
+                        log_rows.push(logs.row(uuid, action, source.as_ref(), Some(target), now));
+                    }
                     let values = [origin_hash.as_str(), target_hash.as_str(), action, target_id.as_str()];
                     if *target_moved {
                         moved.push((*id, values));
