@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod logic;
 pub mod mapping;
 pub mod retention;
+pub mod rules;
 pub mod secret;
 pub mod sync;
 pub mod telemetry;

@@ -28,10 +28,11 @@ use crate::call::source::expand_dots;
 use crate::call::{CallRequest, CallService, SourceSpec};
 use crate::db::store::{self, Key, StoreError};
 use crate::db::{
-    Db, MAPPING, SOURCE, SYNCHRONIZATION, SYNCHRONIZATION_LOG, format_time, parse_time,
+    Db, MAPPING, RULE, SOURCE, SYNCHRONIZATION, SYNCHRONIZATION_LOG, format_time, parse_time,
 };
 use crate::logic::Rule;
 use crate::mapping::{CompiledMapping, Mapper};
+use crate::rules::{self, RuleSet};
 use contract::{Contract, Outcome};
 use reader::ReadConfig;
 use target::{ApiTarget, Target};
@@ -243,6 +244,10 @@ struct Run<'a> {
     restrict_deletion: bool,
     /// References to other synchronized objects, made target ids before writing.
     related: related::Related,
+    /// What the run should report that is no error of an object (e.g. a rule it skips).
+    warnings: Vec<Value>,
+    /// Rules run on each mapped object before it is written (`actions`).
+    actions: Arc<RuleSet>,
     /// Nested objects that get contracts of their own (`subObjects`).
     sub_objects: Option<Arc<sub_objects::SubObjects>>,
     /// A pull run of a synchronization without contracts: an object met for the first time in
@@ -486,6 +491,8 @@ impl Synchronizer {
         }
         let hash_mapping = mappings.pop().flatten();
         let mapping = mappings.pop().flatten();
+        let (actions, actions_changed, warnings) = self.load_actions(row).await?;
+        config_changed = config_changed.max(actions_changed);
         let read = ReadConfig::from_source_config(&source_config);
         let mut extra = Vec::new();
         if let Some(Value::Array(configs)) = source_config.get("extraDataConfigs") {
@@ -582,6 +589,8 @@ impl Synchronizer {
             config_changed,
             counts: Counts::default(),
             errors: Vec::new(),
+            warnings,
+            actions: Arc::new(actions),
             seen: HashSet::new(),
             data_as_body: source_config
                 .get("useDataAsRequestBody")
@@ -652,6 +661,62 @@ impl Synchronizer {
                 problem: e.to_string(),
             })?;
         Ok((compiled, changed))
+    }
+
+    /// The rules a synchronization runs on its objects (`actions`, ids or slugs), with when the
+    /// latest of them (or a mapping one names) changed and what the run should report: rules
+    /// that are gone (dropped, as in the PHP app) and types a synchronization does not run.
+    async fn load_actions(
+        &self,
+        row: &Value,
+    ) -> Result<(RuleSet, Option<NaiveDateTime>, Vec<Value>), SyncError> {
+        let keys: Vec<String> = match row.get("actions") {
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .filter_map(|id| match id {
+                    Value::String(key) if !key.is_empty() => Some(key.clone()),
+                    Value::Number(id) => Some(id.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (mut rules, mut changed, mut warnings) = (Vec::new(), None, Vec::new());
+        for key in keys {
+            let lookup = Key::parse(&key);
+            let Some(row) = self
+                .db
+                .run(move |conn| store::find(conn, &RULE, &lookup))
+                .await?
+            else {
+                warnings.push(json!({"stage": "actions", "error": format!("rule {key:?} does not exist; it is skipped")}));
+                continue;
+            };
+            changed = changed.max(
+                row.get("updated")
+                    .and_then(Value::as_str)
+                    .and_then(parse_time),
+            );
+            let mapping = match rules::Rule::mapping_key(&row) {
+                Some(mapping_key) => {
+                    let (compiled, mapping_changed) =
+                        self.compile_mapping("actions", &mapping_key).await?;
+                    changed = changed.max(mapping_changed);
+                    Some(compiled)
+                }
+                None => None,
+            };
+            let rule = rules::Rule::from_row(&row, rules::Place::Synchronization, mapping)
+                .map_err(|e| SyncError::Config {
+                    field: "actions",
+                    problem: e.to_string(),
+                })?;
+            if let Some(problem) = rule.not_run() {
+                warnings.push(json!({"stage": "actions", "error": problem}));
+            }
+            rules.push(rule);
+        }
+        Ok((RuleSet::new(rules), changed, warnings))
     }
 
     async fn find_source(&self, key: &str, field_name: &'static str) -> Result<Value, SyncError> {
@@ -951,6 +1016,23 @@ impl Run<'_> {
             }
         }
         self.resolve_references(&mut pending).await?;
+        if !self.actions.is_empty() {
+            let actions = Arc::clone(&self.actions);
+            let (counts, errors) = (&mut self.counts, &mut self.errors);
+            pending.retain_mut(|item| {
+                match actions.apply(rules::Timing::Before, std::mem::take(&mut item.mapped)) {
+                    Ok(mapped) => {
+                        item.mapped = mapped;
+                        true
+                    }
+                    Err(error) => {
+                        counts.invalid += 1;
+                        errors.push(json!({"stage": "actions", "originId": item.origin_id, "error": error.to_string()}));
+                        false
+                    }
+                }
+            });
+        }
         if self.options.test {
             for item in &pending {
                 if item.first_write {
@@ -1455,6 +1537,7 @@ impl Run<'_> {
                 "type": "externToIntern",
                 "complete": read_complete,
                 "errors": self.errors.iter().take(100).collect::<Vec<_>>(),
+                "warnings": self.warnings,
                 "rateLimitReset": self.rate_limit_reset,
                 "timing": self.timing.to_json(milliseconds, self.counts.found),
             },

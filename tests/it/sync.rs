@@ -1315,3 +1315,90 @@ async fn sub_objects_get_contracts_that_follow_the_register() {
         assert_eq!(contracts().await, second, "{b}");
     }
 }
+
+/// `actions`: rules run on each mapped object before it is written, in their order and when
+/// their conditions hold: a mapping rule reshapes it, an error rule keeps it out (counted
+/// invalid, retried next run); a rule type synchronizations do not run is reported and skipped;
+/// editing a rule re-syncs.
+#[tokio::test]
+async fn actions_run_on_each_object_before_it_is_written() {
+    for backend in backends() {
+        let s = setup(&backend, 3).await;
+        let b = backend.name;
+        let (_, shout) = s
+            .app
+            .post(
+                "/api/mappings",
+                &json!({"name": "Shout", "passThrough": true,
+            "mapping": {"title": "{{ title|upper }}"}}),
+            )
+            .await;
+        let app = &s.app;
+        let rule = |body: Value| async move {
+            let (status, rule) = app.post("/api/rules", &body).await;
+            assert_eq!(status, 201, "{rule}");
+            rule
+        };
+        let refuse = rule(json!({"name": "No Z-002", "type": "error", "order": 2,
+            "conditions": {"==": [{"var": "origin"}, "Z-002"]},
+            "configuration": {"error": {"code": 422, "name": "Refused", "message": "Z-002 may not pass"}}})).await;
+        let upper = rule(json!({"name": "Upper", "type": "mapping", "order": 1,
+            "configuration": {"mapping": shout["id"]}}))
+        .await;
+        let files = rule(json!({"name": "Files", "type": "fetch_file", "order": 3})).await;
+        let (status, updated) = s
+            .app
+            .send(
+                Method::PUT,
+                &format!("/api/synchronizations/{}", s.sync_id),
+                &json!({"actions": [refuse["id"], upper["uuid"], files["id"], "no-such-rule"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{updated}");
+
+        let log = s.run("run").await;
+        assert_eq!(counts(&log), [3, 0, 2, 0, 0, 1], "{b}: {log}");
+        let errors = log["result"]["errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "{b}: {log}");
+        assert_eq!(errors[0]["originId"], "Z-002", "{b}");
+        assert!(
+            errors[0]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Z-002 may not pass")),
+            "{b}: {log}"
+        );
+        let warnings = log["result"]["warnings"].to_string();
+        assert!(
+            warnings.contains("Files") && warnings.contains("no-such-rule"),
+            "{b}: {warnings}"
+        );
+        let mut titles: Vec<String> = s
+            .stored()
+            .iter()
+            .map(|o| o["title"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        titles.sort();
+        assert_eq!(
+            titles,
+            ["ZAAK 1", "ZAAK 3"],
+            "{b}: mapped, then reshaped by the rule"
+        );
+
+        // The refusal is retried; an edited rule (now refusing nothing) re-syncs everything.
+        assert_eq!(counts(&s.run("run").await), [3, 2, 0, 0, 0, 1], "{b}");
+        let (status, _) = s
+            .app
+            .send(
+                Method::PUT,
+                &format!("/api/rules/{}", refuse["id"]),
+                &json!({"conditions": {"==": [{"var": "origin"}, "none"]}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(counts(&s.run("run").await), [3, 0, 1, 2, 0, 0], "{b}");
+        assert_eq!(s.stored().len(), 3, "{b}");
+    }
+}
