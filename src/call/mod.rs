@@ -25,7 +25,7 @@ use crate::db::Db;
 use crate::secret::Secret;
 use auth::{AuthError, Authentication, CachedToken, KeyLocation, TokenCache};
 use calllog::{CallLogWriter, CallRecord, Redactor, headers_json};
-use ratelimit::RateLimits;
+use ratelimit::{LocalLimit, RateLimits};
 use retry::RetryPolicy;
 pub use source::{SourceSpec, SourceType};
 
@@ -169,6 +169,7 @@ pub struct CallService {
     tokens: TokenCache,
     limits: RateLimits,
     logs: CallLogWriter,
+    db: Db,
     settings: CallSettings,
 }
 
@@ -186,7 +187,8 @@ impl CallService {
             tls_clients: Mutex::new(HashMap::new()),
             tokens: TokenCache::default(),
             limits: RateLimits::default(),
-            logs: CallLogWriter::start(db),
+            logs: CallLogWriter::start(db.clone()),
+            db,
             settings,
         })
     }
@@ -221,7 +223,7 @@ impl CallService {
         let mut refreshed = false;
         loop {
             if let Some(source_id) = source.id {
-                if let Err(wait) = self.limits.acquire(source_id, source.local_limit) {
+                if let Err(wait) = self.take_budget(source_id, source.local_limit).await {
                     if request.on_rate_limit == OnRateLimit::Wait
                         && wait <= self.settings.retry.max_wait
                     {
@@ -517,6 +519,27 @@ impl CallService {
     }
 
     /// The shared client, or one with the source's own certificates.
+    /// Takes one call from the source's budgets: the configured one, shared by every replica
+    /// through the database (counted here alone when the database cannot be reached), and
+    /// what the source's own rate-limit headers said.
+    async fn take_budget(&self, source_id: i64, local: Option<LocalLimit>) -> Result<(), Duration> {
+        let Some(local) = local else {
+            return self.limits.acquire(source_id, None);
+        };
+        let now = ratelimit::now();
+        match self
+            .db
+            .run(move |conn| ratelimit::take_shared(conn, source_id, local, now))
+            .await
+        {
+            Ok(taken) => taken.and_then(|()| self.limits.acquire(source_id, None)),
+            Err(error) => {
+                tracing::warn!(%error, source_id, "The shared rate-limit budget could not be read; counting here alone.");
+                self.limits.acquire(source_id, Some(local))
+            }
+        }
+    }
+
     fn client_for(&self, source: &SourceSpec) -> Result<Client, String> {
         let tls = TlsSettings::from_source(source);
         if tls.is_default() {
@@ -607,13 +630,20 @@ fn build_client(settings: &CallSettings, tls: Option<&TlsSettings>) -> Result<Cl
 fn classify(error: &reqwest::Error) -> Failure {
     // The innermost cause says what happened (refused, DNS, reset); reqwest's own text does not.
     let mut cause = error.to_string();
+    let mut resolving = false;
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
         cause = inner.to_string();
+        // hyper-util names a failed lookup "dns error" one level above the resolver's text.
+        resolving |= cause.starts_with("dns error");
         source = inner.source();
     }
     if error.is_timeout() {
         Failure::Timeout(format!("The call timed out: {cause}"))
+    } else if resolving {
+        Failure::Connect(format!(
+            "The host name of the source could not be resolved: {cause}"
+        ))
     } else {
         Failure::Connect(format!("The source could not be reached: {cause}"))
     }

@@ -7,6 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 
+use crate::db::sql::Bind;
+use crate::db::{Conn, DbError, SOURCE};
+
 /// Values of `X-RateLimit-Reset` below this are seconds from now, above it a Unix time.
 const RESET_IS_TIMESTAMP_FROM: u64 = 1_000_000_000;
 
@@ -29,7 +32,7 @@ pub struct RateLimits {
     states: Mutex<HashMap<i64, LimitState>>,
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -105,6 +108,67 @@ impl RateLimits {
             }
         })
     }
+}
+
+/// Takes one call from a source's configured budget (`rateLimitLimit` calls per
+/// `rateLimitWindow` seconds), counted in the source's row (`rateLimitRemaining`,
+/// `rateLimitReset`) so that every replica on one database draws from the same budget. Each
+/// step is one conditional statement, atomic on every backend. `Err` holds how long until the
+/// budget resets when it is spent.
+pub fn take_shared(
+    conn: &mut Conn,
+    source: i64,
+    local: LocalLimit,
+    now: u64,
+) -> Result<Result<(), Duration>, DbError> {
+    let (table, _) = conn.table(&SOURCE);
+    let table = table.to_owned();
+    let now_bind = || Bind::Int(i64::try_from(now).ok());
+    let mut take = conn.sql();
+    take.keep_prepared()
+        .push(&format!(
+            "UPDATE {table} SET rate_limit_remaining = rate_limit_remaining - 1 WHERE id = "
+        ))
+        .bind(Bind::Int(Some(source)))
+        .push(" AND rate_limit_reset > ")
+        .bind(now_bind())
+        .push(" AND rate_limit_remaining > 0");
+    if conn.execute(&take)? == 1 {
+        return Ok(Ok(()));
+    }
+    // No open window (none yet, or it has passed): open one with this call taken from it.
+    let mut open = conn.sql();
+    open.keep_prepared()
+        .push(&format!("UPDATE {table} SET rate_limit_remaining = "))
+        .bind(Bind::Int(Some(local.limit - 1)))
+        .push(", rate_limit_reset = ")
+        .bind(Bind::Int(i64::try_from(now + local.window).ok()))
+        .push(" WHERE id = ")
+        .bind(Bind::Int(Some(source)))
+        .push(" AND (rate_limit_reset IS NULL OR rate_limit_reset <= ")
+        .bind(now_bind())
+        .push(" OR rate_limit_remaining IS NULL)");
+    if local.limit > 0 && conn.execute(&open)? == 1 {
+        return Ok(Ok(()));
+    }
+    let mut reset = conn.sql();
+    reset
+        .keep_prepared()
+        .push(&format!(
+            "SELECT CAST(rate_limit_reset AS {}) FROM {table} WHERE id = ",
+            conn.text_type()
+        ))
+        .bind(Bind::Int(Some(source)));
+    let reset_at = conn
+        .load(&reset)?
+        .into_iter()
+        .next()
+        .and_then(|row| row.0.into_iter().next().flatten())
+        .and_then(|text| text.parse::<u64>().ok())
+        .unwrap_or(now + local.window);
+    Ok(Err(Duration::from_secs(
+        reset_at.saturating_sub(now).max(1),
+    )))
 }
 
 /// When a refused call (429, 503) may be made again, as a Unix time: `Retry-After`, else

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use openconnector::call::{CallRequest, SourceSpec};
+use openconnector::call::{CallRequest, CallService, CallSettings, SourceSpec};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -504,6 +504,59 @@ async fn rate_limits_are_obeyed_and_never_hammer_the_source() {
     assert_eq!(upstream.hits("/echo"), 2, "the third call never left");
 }
 
+/// A configured limit (`rateLimitLimit` per `rateLimitWindow`) is one budget, counted in the
+/// source's row: a second replica (its own call service and pool on the same database) draws
+/// from it too, so together they never exceed it.
+#[tokio::test]
+async fn a_configured_rate_limit_is_one_budget_for_every_replica() {
+    for backend in backends() {
+        let b = backend.name;
+        let app = TestApp::spawn(&backend).await;
+        let upstream = Upstream::start().await;
+        let (_, limited) = app
+            .post("/api/sources", &json!({"name": "Limited", "location": upstream.base, "rateLimitLimit": 3, "rateLimitWindow": 60}))
+            .await;
+        let id = limited["id"].as_i64().expect("id");
+        let replica =
+            CallService::new(app.store.another_pool(), CallSettings::default()).expect("a service");
+        let spec = SourceSpec::from_row(&limited);
+        let from_replica = || replica.call(&spec, CallRequest::new(Method::GET, "/echo"));
+
+        for _ in 0..2 {
+            assert_eq!(
+                test_call(&app, id, json!({"endpoint": "/echo"})).await["statusCode"],
+                200,
+                "{b}"
+            );
+        }
+        assert!(
+            from_replica().await.is_success(),
+            "{b}: the third call of the window"
+        );
+        assert_eq!(
+            from_replica().await.status,
+            429,
+            "{b}: the budget is spent for everyone"
+        );
+        let refused = test_call(&app, id, json!({"endpoint": "/echo"})).await;
+        assert_eq!(refused["statusCode"], 429, "{b}: {refused}");
+        assert_eq!(
+            upstream.hits("/echo"),
+            3,
+            "{b}: never more than the limit left"
+        );
+        let (_, source) = app.get(&format!("/api/sources/{id}")).await;
+        assert_eq!(source["rateLimitRemaining"], 0, "{b}: {source}");
+        assert!(
+            source["rateLimitReset"]
+                .as_i64()
+                .is_some_and(|reset| reset > 0),
+            "{b}"
+        );
+        replica.flush_logs().await;
+    }
+}
+
 #[tokio::test]
 async fn transient_failures_retry_and_failures_become_clear_logs() {
     let app = TestApp::spawn(&backends()[0]).await;
@@ -556,6 +609,34 @@ async fn transient_failures_retry_and_failures_become_clear_logs() {
             .as_str()
             .is_some_and(|m| m.contains("could not be reached")),
         "{refused}"
+    );
+
+    // A host name that cannot be resolved: a 70-character label, which the system resolver
+    // refuses itself (no query leaves the machine, unlike a `.invalid` name).
+    let unresolvable = format!("http://{}.example", "a".repeat(70));
+    let (_, nowhere) = app
+        .post(
+            "/api/sources",
+            &json!({"name": "Nowhere", "location": unresolvable}),
+        )
+        .await;
+    let started = Instant::now();
+    let unresolved = test_call(
+        &app,
+        nowhere["id"].as_i64().expect("id"),
+        json!({"endpoint": "/x"}),
+    )
+    .await;
+    assert_eq!(unresolved["statusCode"], 503, "{unresolved}");
+    assert!(
+        unresolved["statusMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("could not be resolved")),
+        "{unresolved}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a clear log, not a hang"
     );
 
     let (_, disabled) = app
