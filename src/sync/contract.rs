@@ -120,9 +120,11 @@ pub fn load(
 /// Whether a synchronization has any contract.
 pub fn exists(conn: &mut Conn, synchronization_id: i64) -> Result<bool, StoreError> {
     let (table, _) = conn.table(&CONTRACT);
+    let cast = conn.text_type();
     let mut sql = conn.sql();
+    // Cast: rows are read as text, and PostgreSQL and MySQL send an integer as its bytes.
     sql.push(&format!(
-        "SELECT id FROM {table} WHERE synchronization_id = "
+        "SELECT CAST(id AS {cast}) FROM {table} WHERE synchronization_id = "
     ))
     .bind(Bind::Text(Some(synchronization_id.to_string())))
     .push(" LIMIT 1");
@@ -188,7 +190,7 @@ pub fn target_ids(
         let mut sql = conn.sql();
         sql.keep_prepared()
             .push(&format!(
-                "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND origin_id IN "
+                "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND {WRITTEN} AND origin_id IN "
             ))
             .in_list(chunk, |origin| Bind::Text(Some(origin.clone())))
             .push(" ORDER BY id");
@@ -201,6 +203,10 @@ pub fn target_ids(
     }
     Ok(found)
 }
+
+/// Contracts whose target was written: by a write of their own (a last action) or as a nested
+/// object of one (`subObjects`: a target hash); not those whose target id is only planned.
+const WRITTEN: &str = "(target_last_action IS NOT NULL OR target_hash IS NOT NULL)";
 
 /// A contract that points at a target object.
 pub struct Targeted {
@@ -227,8 +233,9 @@ pub fn with_targets(
             "SELECT CAST(id AS {cast}), uuid, origin_id, target_id FROM {table} WHERE synchronization_id = "
         ))
     .bind(Bind::Text(Some(synchronization_id.to_string())))
-    // A target id that was planned but never written names nothing to delete.
-    .push(" AND target_id IS NOT NULL AND target_last_action IS NOT NULL");
+    // A planned target id may have been written just before a crash, so it counts; a nested
+    // object's (`subObjects`: a target hash, no action) is the register's to remove.
+    .push(" AND target_id IS NOT NULL AND (target_last_action IS NOT NULL OR target_hash IS NULL)");
     if let Some((origin_id, id)) = after {
         sql.push(" AND (origin_id > ")
             .bind(Bind::Text(Some(origin_id.to_owned())))

@@ -250,6 +250,9 @@ struct Run<'a> {
     actions: Arc<RuleSet>,
     /// Nested objects that get contracts of their own (`subObjects`).
     sub_objects: Option<Arc<sub_objects::SubObjects>>,
+    /// For an API target, the origin ids of the last two pages, whose contracts may not be
+    /// stored yet (one page being written, the one before being stored).
+    unstored: [HashSet<String>; 2],
     /// A pull run of a synchronization without contracts: an object met for the first time in
     /// the run has none, so only repeated origin ids are looked up.
     first_run: bool,
@@ -608,6 +611,7 @@ impl Synchronizer {
             related: related::Related::from_config(&source_config),
             sub_objects: sub_objects::SubObjects::from_config(&source_config).map(Arc::new),
             first_run: false,
+            unstored: Default::default(),
             data,
             rate_limit_reset: None,
             log_uuid: crate::db::new_row_uuid(),
@@ -883,10 +887,13 @@ impl Run<'_> {
 
     /// Checks, maps and writes one page of objects, then stores their contracts together.
     async fn process_page(&mut self, items: Vec<Value>) -> Result<(), StoreError> {
-        let mut objects = Vec::with_capacity(items.len());
+        let mut objects: Vec<(String, Value)> = Vec::with_capacity(items.len());
         // Origin ids this run met before (or that share a hash with one): the only ones a
         // first run of a synchronization can have contracts for.
         let mut repeated = HashSet::new();
+        // Where each origin id is on this page: one met twice keeps its last version there, so
+        // one object is written once (two writes at once could race in the target).
+        let mut on_page: HashMap<String, usize> = HashMap::with_capacity(items.len());
         for item in items {
             let origin_id =
                 reader::at_path(&item, &self.read.id_position).and_then(|id| match id {
@@ -903,7 +910,26 @@ impl Run<'_> {
             if !self.seen.insert(origin_key(&origin_id)) {
                 repeated.insert(origin_id.clone());
             }
-            objects.push((origin_id, item));
+            match on_page.get(&origin_id) {
+                Some(&index) => {
+                    self.counts.skipped += 1;
+                    objects[index].1 = item;
+                }
+                None => {
+                    on_page.insert(origin_id.clone(), objects.len());
+                    objects.push((origin_id, item));
+                }
+            }
+        }
+        // An API target gets ids only when written: an object also on a page still being
+        // written or stored waits for that page, or its contract would be missed (a duplicate).
+        if self
+            .unstored
+            .iter()
+            .any(|page| objects.iter().any(|(origin, _)| page.contains(origin)))
+        {
+            self.finish_writing().await?;
+            self.finish_saving().await?;
         }
         if self.extra_before_conditions {
             objects = self.extend(objects).await;
@@ -1054,6 +1080,10 @@ impl Run<'_> {
         // page's begin, so writes stay bounded; this page's contracts were read, its objects
         // mapped and their target ids planned while they ran.
         self.finish_writing().await?;
+        if matches!(target.as_ref(), Target::Api(_)) {
+            self.unstored.swap(0, 1);
+            self.unstored[1] = pending.iter().map(|item| item.origin_id.clone()).collect();
+        }
         let sub_objects = self.sub_objects.clone();
         self.writing = Some(tokio::spawn(async move {
             let started = Instant::now();
@@ -1219,9 +1249,14 @@ impl Run<'_> {
         for (item, written) in written {
             match written {
                 Ok(target_id) => {
+                    let mut origin_hash = item.origin_hash;
                     match item.sub_objects {
                         Ok(saved) => outcomes.extend(saved.into_iter().map(Outcome::SubObject)),
-                        Err(error) => self.errors.push(json!({"stage": "subObjects", "originId": item.origin_id, "error": error})),
+                        Err(error) => {
+                            self.errors.push(json!({"stage": "subObjects", "originId": item.origin_id, "error": error}));
+                            // No hash: the next run writes it again and reads its nested objects.
+                            origin_hash = String::new();
+                        }
                     }
                     let created = item.first_write;
                     if created {
@@ -1238,7 +1273,7 @@ impl Run<'_> {
                         contract: item.contract.map(|c| (c.id, c.uuid)),
                         target_hash: contract::hash(&item.mapped),
                         origin_id: item.origin_id,
-                        origin_hash: item.origin_hash,
+                        origin_hash,
                         target_id,
                         created,
                         source: Some(item.source),
