@@ -131,6 +131,16 @@ pub fn exists(conn: &mut Conn, synchronization_id: i64) -> Result<bool, StoreErr
     Ok(!conn.load(&sql)?.is_empty())
 }
 
+/// A new object's contract as planned before its write: its target id and both hashes. It
+/// holds no last action and no sync time until the write is saved, so until then it is never
+/// taken as current (a crash before the save means a rewrite under the same id).
+pub struct Planned {
+    pub origin_id: String,
+    pub target_id: String,
+    pub origin_hash: String,
+    pub target_hash: String,
+}
+
 /// Records, before anything is written, the target id each new object will get: contracts
 /// for `new` (origin id, target id) and the target id of contracts that had none. A write that
 /// dies before its contract is saved is then finished under the same id by the next run, so
@@ -139,7 +149,7 @@ pub fn exists(conn: &mut Conn, synchronization_id: i64) -> Result<bool, StoreErr
 pub fn plan_targets(
     conn: &mut Conn,
     synchronization_id: i64,
-    new: &[(String, String)],
+    new: &[Planned],
     retargeted: &[(i64, String)],
     now: NaiveDateTime,
 ) -> Result<HashMap<String, Contract>, StoreError> {
@@ -161,18 +171,25 @@ pub fn plan_targets(
         let sync = synchronization_id.to_string();
         let rows = new
             .iter()
-            .map(|(origin_id, target_id)| {
+            .map(|planned| {
                 new_row(
                     crate::db::new_row_uuid(),
                     &sync,
-                    origin_id,
+                    &planned.origin_id,
                     now,
-                    vec![("targetId", text(target_id))],
+                    vec![
+                        ("targetId", text(&planned.target_id)),
+                        ("originHash", text(&planned.origin_hash)),
+                        ("targetHash", text(&planned.target_hash)),
+                    ],
                 )
             })
             .collect();
         store::insert_rows(conn, &CONTRACT, rows)?;
-        let origin_ids: Vec<String> = new.iter().map(|(origin_id, _)| origin_id.clone()).collect();
+        let origin_ids: Vec<String> = new
+            .iter()
+            .map(|planned| planned.origin_id.clone())
+            .collect();
         load(conn, synchronization_id, &origin_ids)
     })
 }
@@ -190,7 +207,7 @@ pub fn target_ids(
         let mut sql = conn.sql();
         sql.keep_prepared()
             .push(&format!(
-                "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND {WRITTEN} AND origin_id IN "
+                "SELECT origin_id, target_id FROM {table} WHERE target_id IS NOT NULL AND (target_last_action IS NOT NULL OR {NESTED}) AND origin_id IN "
             ))
             .in_list(chunk, |origin| Bind::Text(Some(origin.clone())))
             .push(" ORDER BY id");
@@ -204,9 +221,10 @@ pub fn target_ids(
     Ok(found)
 }
 
-/// Contracts whose target was written: by a write of their own (a last action) or as a nested
-/// object of one (`subObjects`: a target hash); not those whose target id is only planned.
-const WRITTEN: &str = "(target_last_action IS NOT NULL OR target_hash IS NOT NULL)";
+/// Nested-object contracts (`subObjects`): a target hash, but neither a last action nor an
+/// origin hash (their objects came with another object's write).
+const NESTED: &str =
+    "(target_last_action IS NULL AND origin_hash IS NULL AND target_hash IS NOT NULL)";
 
 /// A contract that points at a target object.
 pub struct Targeted {
@@ -235,7 +253,7 @@ pub fn with_targets(
     .bind(Bind::Text(Some(synchronization_id.to_string())))
     // A planned target id may have been written just before a crash, so it counts; a nested
     // object's (`subObjects`: a target hash, no action) is the register's to remove.
-    .push(" AND target_id IS NOT NULL AND (target_last_action IS NOT NULL OR target_hash IS NULL)");
+    .push(&format!(" AND target_id IS NOT NULL AND NOT {NESTED}"));
     if let Some((origin_id, id)) = after {
         sql.push(" AND (origin_id > ")
             .bind(Bind::Text(Some(origin_id.to_owned())))
@@ -352,6 +370,8 @@ pub enum Outcome {
         created: bool,
         /// The target id differs from the one the stored contract held.
         target_moved: bool,
+        /// The contract already holds these hashes and this target id (planned this run).
+        hashes_stored: bool,
         /// The object as read and as written, for the contract log of an update.
         source: Option<Value>,
         target: Value,
@@ -431,6 +451,8 @@ pub fn save(
         // whose target id moved (API targets) also set it, the rest leave its indexes alone.
         let mut written = Vec::new();
         let mut moved = Vec::new();
+        // First writes of contracts planned with their hashes: only marked written.
+        let mut first_writes = Vec::new();
         // By origin id: a nested object met twice on a page keeps the last place it was seen.
         let mut sub_objects = HashMap::new();
         for outcome in outcomes {
@@ -455,6 +477,9 @@ pub fn save(
                     }
                     new_rows.push(new_row(uuid, &sync, origin_id, now, row));
                 }
+                Outcome::Written { contract: Some((id, _)), created: true, hashes_stored: true, .. } => {
+                    first_writes.push(*id);
+                }
                 Outcome::Written { contract: Some((id, uuid)), origin_hash, target_id, target_hash, created, target_moved, source, target, .. } => {
                     let action = if *created { "create" } else { "update" };
                     if !*created {
@@ -472,8 +497,9 @@ pub fn save(
                     sql.keep_prepared()
                         .push(&format!("UPDATE {table} SET last_error = "))
                         .bind(Bind::Text(Some(error.clone())))
-                        // No hash: the next run writes it again even if the source goes back.
-                        .push(", origin_hash = NULL, retry_count = COALESCE(retry_count, 0) + 1, source_last_checked = ")
+                        // No hash: the next run writes it again even if the source goes back
+                        // (and a planned contract never looks like a nested object's).
+                        .push(", origin_hash = NULL, target_hash = NULL, retry_count = COALESCE(retry_count, 0) + 1, source_last_checked = ")
                         .bind(stamp.clone())
                         .push(", updated = ")
                         .bind(stamp.clone())
@@ -533,6 +559,17 @@ pub fn save(
             sql.push(" WHERE id IN ").in_list(chunk, |(id, _)| Bind::Int(Some(*id)));
             conn.execute(&sql)?;
           }
+        }
+        for chunk in first_writes.chunks(512) {
+            let mut sql = conn.sql();
+            sql.keep_prepared().push(&format!(
+                "UPDATE {table} SET target_last_action = 'create', last_error = NULL, retry_count = 0"
+            ));
+            for column in ["source_last_changed", "source_last_checked", "source_last_synced", "target_last_changed", "target_last_synced", "updated"] {
+                sql.push(&format!(", {column} = ")).bind(stamp.clone());
+            }
+            sql.push(" WHERE id IN ").in_list(chunk, |id| Bind::Int(Some(*id)));
+            conn.execute(&sql)?;
         }
         if !sub_objects.is_empty() {
             let origin_ids: Vec<String> = sub_objects.keys().map(|id| (*id).to_owned()).collect();

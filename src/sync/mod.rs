@@ -754,6 +754,9 @@ struct Pending {
     first_write: bool,
     /// Its nested objects as the register shows them after the write (`subObjects`).
     sub_objects: Result<Vec<sub_objects::Saved>, String>,
+    /// The target hash its contract got when it was planned with both hashes (see
+    /// [`contract::plan_targets`]); a write then only marks the contract written.
+    planned_target_hash: Option<String>,
 }
 
 impl Run<'_> {
@@ -1033,6 +1036,7 @@ impl Run<'_> {
                     mapped,
                     contract,
                     sub_objects: Ok(Vec::new()),
+                    planned_target_hash: None,
                 }),
                 Err(error) => {
                     self.counts.invalid += 1;
@@ -1073,8 +1077,9 @@ impl Run<'_> {
             return Ok(());
         };
         if matches!(target.as_ref(), Target::Register(_)) {
-            self.plan_targets(&mut pending).await?;
+            // Nested ids first: the object is final when its target hash is planned.
             self.give_sub_objects_their_ids(&mut pending).await?;
+            self.plan_targets(&mut pending).await?;
         }
         // The previous page's writes end (and their contracts go to be stored) before this
         // page's begin, so writes stay bounded; this page's contracts were read, its objects
@@ -1144,7 +1149,14 @@ impl Run<'_> {
                     if !planned.contains_key(&item.origin_id) {
                         let target_id = crate::db::new_row_uuid();
                         planned.insert(item.origin_id.clone(), target_id.clone());
-                        new.push((item.origin_id.clone(), target_id));
+                        let target_hash = contract::hash(&item.mapped);
+                        item.planned_target_hash = Some(target_hash.clone());
+                        new.push(contract::Planned {
+                            origin_id: item.origin_id.clone(),
+                            target_id,
+                            origin_hash: item.origin_hash.clone(),
+                            target_hash,
+                        });
                     }
                 }
             }
@@ -1249,15 +1261,22 @@ impl Run<'_> {
         for (item, written) in written {
             match written {
                 Ok(target_id) => {
-                    let mut origin_hash = item.origin_hash;
-                    match item.sub_objects {
-                        Ok(saved) => outcomes.extend(saved.into_iter().map(Outcome::SubObject)),
+                    let read_back = match item.sub_objects {
+                        Ok(saved) => {
+                            outcomes.extend(saved.into_iter().map(Outcome::SubObject));
+                            true
+                        }
                         Err(error) => {
                             self.errors.push(json!({"stage": "subObjects", "originId": item.origin_id, "error": error}));
-                            // No hash: the next run writes it again and reads its nested objects.
-                            origin_hash = String::new();
+                            false
                         }
-                    }
+                    };
+                    // Without its nested objects read, no hash: the next run writes it again.
+                    let origin_hash = if read_back {
+                        item.origin_hash
+                    } else {
+                        String::new()
+                    };
                     let created = item.first_write;
                     if created {
                         self.counts.created += 1;
@@ -1268,10 +1287,18 @@ impl Run<'_> {
                         .contract
                         .as_ref()
                         .is_some_and(|c| c.target_id.as_deref() != Some(target_id.as_str()));
+                    // Hashes stored when it was planned hold, unless the read-back failed.
+                    let hashes_stored =
+                        item.planned_target_hash.is_some() && !target_moved && read_back;
+                    let target_hash = match item.planned_target_hash {
+                        Some(planned) => planned,
+                        None => contract::hash(&item.mapped),
+                    };
                     outcomes.push(Outcome::Written {
                         target_moved,
+                        hashes_stored,
                         contract: item.contract.map(|c| (c.id, c.uuid)),
-                        target_hash: contract::hash(&item.mapped),
+                        target_hash,
                         origin_id: item.origin_id,
                         origin_hash,
                         target_id,
