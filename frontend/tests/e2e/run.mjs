@@ -470,8 +470,11 @@ test('create a synchronization, run it with the progress bar reaching the end, a
 	try {
 		const from = await api('POST', 'sources', { name: 'Paged zaken', location: outsideUrl })
 		const to = await api('POST', 'sources', { name: 'Items API', location: outsideUrl })
+		// A rule type synchronizations do not run yet: the run names it and goes on.
+		const files = await api('POST', 'rules', { name: 'Fetch the files', type: 'fetch_file' })
 		const sync = await api('POST', 'synchronizations', {
 			name: 'Zaken to items',
+			actions: [String(files.id)],
 			sourceId: String(from.id),
 			sourceConfig: { endpoint: '/objects', resultsPosition: 'results' },
 			targetType: 'api',
@@ -522,6 +525,7 @@ test('create a synchronization, run it with the progress bar reaching the end, a
 		// being full at every page.
 		assert(seen.some(({ value, text }) => value !== null && value < 100 && /of 60 objects processed/.test(text)), `the bar was never part way: ${JSON.stringify(seen)}`)
 		assert(posted === PAGES * PER_PAGE, `the outside API received ${posted} items, expected ${PAGES * PER_PAGE}`)
+		await dialog.locator('[data-test=run-notes]').getByText(/Fetch the files.*skipped/).waitFor()
 		await shot(page, 'synchronization-run')
 
 		// Escape closes the dialog also while the focus is in one of its inputs.
@@ -539,6 +543,7 @@ test('create a synchronization, run it with the progress bar reaching the end, a
 		await shot(page, 'synchronization-run-dashboard')
 
 		await api('DELETE', `synchronizations/${sync.id}`)
+		await api('DELETE', `rules/${files.id}`)
 		await api('DELETE', `sources/${to.id}`)
 		await api('DELETE', `sources/${from.id}`)
 		expectNoConsoleErrors()

@@ -1,4 +1,4 @@
-import{B as e,G as t,H as n,O as r,Q as i,R as a,St as o,U as s,V as c,W as l,Wt as u,a as d,dt as f,et as p,it as m,mt as h,n as g,pt as _,q as ee,qt as v,st as y,ut as b,z as x}from"./_plugin-vue_export-helper-BzNKmVhn.js";import{c as te}from"./index--7TrhA2z.js";import{n as ne,r as re,t as ie}from"./_l10n-P4xRTdLz.js";import{t as S}from"./createElementId-DtDr8XI9.js";var ae=`<svg
+import{B as e,G as t,H as n,O as r,Q as i,R as a,St as o,U as s,V as c,W as l,Wt as u,a as d,dt as f,et as p,it as m,mt as h,n as g,pt as _,q as ee,qt as v,st as y,ut as b,z as x}from"./_plugin-vue_export-helper-BzNKmVhn.js";import{c as te}from"./index-DW_00qxF.js";import{n as ne,r as re,t as ie}from"./_l10n-P4xRTdLz.js";import{t as S}from"./createElementId-DtDr8XI9.js";var ae=`<svg
 	xmlns="http://www.w3.org/2000/svg"
 	viewBox="0 0 24 12">
 	<path d="M17,1H7A5,5 0 0,0 2,6 5,5 0 0,0 7,11H17A5,5 0 0,0 22,6 5,5 0 0,0 17,1Z" />
