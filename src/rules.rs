@@ -68,6 +68,7 @@ enum Step {
 /// One compiled rule.
 pub struct Rule {
     name: String,
+    place: Place,
     order: i64,
     timing: Timing,
     conditions: Option<logic::Rule>,
@@ -148,6 +149,7 @@ impl Rule {
             _ => Step::NotRun,
         };
         Ok(Self {
+            place,
             order: row.get("order").and_then(Value::as_i64).unwrap_or(0),
             timing: Timing::parse(row.get("timing").and_then(Value::as_str)),
             name,
@@ -158,9 +160,14 @@ impl Rule {
 
     /// Why this rule will not run here, if it will not.
     pub fn not_run(&self) -> Option<String> {
-        match self.step {
-            Step::NotRun => Some(format!(
+        match (&self.step, self.place, self.timing) {
+            (Step::NotRun, _, _) => Some(format!(
                 "rule {:?}: this type of rule is not run here yet; it is skipped",
+                self.name
+            )),
+            // A synchronization runs its actions before each write only.
+            (_, Place::Synchronization, Timing::After) => Some(format!(
+                "rule {:?}: timing \"after\" is not run by synchronizations yet (use \"before\"); it is skipped",
                 self.name
             )),
             _ => None,
@@ -295,6 +302,14 @@ mod tests {
             rule(json!({"name": "sync", "type": "synchronization"}))
                 .not_run()
                 .is_none()
+        );
+        let later = rule(
+            json!({"name": "later", "type": "mapping", "timing": "after", "configuration": {"mapping": 1}}),
+        );
+        assert!(
+            later
+                .not_run()
+                .is_some_and(|why| why.contains("timing \"after\""))
         );
         let unknown = RuleSet::new(vec![rule(
             json!({"name": "x", "type": "error", "conditions": {"nope": []}}),

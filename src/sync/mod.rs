@@ -986,8 +986,8 @@ impl Run<'_> {
                 },
                 None => contract::hash(&item),
             };
-            // Not taken out: an origin id twice on a page shares its contract.
-            let existing = contracts.get(&origin_id).cloned();
+            // Origin ids are unique on a page (see above): each contract is taken once.
+            let existing = contracts.remove(&origin_id);
             let current = existing.as_ref().is_some_and(|c| {
                 c.origin_hash.as_deref() == Some(origin_hash.as_str())
                     && c.target_id.is_some()
@@ -1127,37 +1127,25 @@ impl Run<'_> {
     /// before the write (see [`contract::plan_targets`]).
     async fn plan_targets(&mut self, pending: &mut [Pending]) -> Result<(), StoreError> {
         let mut new = Vec::new();
-        let mut planned = HashMap::new();
         let mut retargeted = Vec::new();
+        // Origin ids are unique on a page, so each contract is planned once.
         for item in pending.iter_mut() {
             match &mut item.contract {
                 Some(contract) if contract.target_id.is_some() => {}
                 Some(contract) => {
-                    // A contract twice on a page (its origin id repeated) gets one target id.
-                    let target_id = match retargeted.iter().find(|(id, _)| *id == contract.id) {
-                        Some((_, target_id)) => String::clone(target_id),
-                        None => {
-                            let target_id = crate::db::new_row_uuid();
-                            retargeted.push((contract.id, target_id.clone()));
-                            target_id
-                        }
-                    };
+                    let target_id = crate::db::new_row_uuid();
+                    retargeted.push((contract.id, target_id.clone()));
                     contract.target_id = Some(target_id);
                 }
                 None => {
-                    // An origin id twice on a page gets one contract.
-                    if !planned.contains_key(&item.origin_id) {
-                        let target_id = crate::db::new_row_uuid();
-                        planned.insert(item.origin_id.clone(), target_id.clone());
-                        let target_hash = contract::hash(&item.mapped);
-                        item.planned_target_hash = Some(target_hash.clone());
-                        new.push(contract::Planned {
-                            origin_id: item.origin_id.clone(),
-                            target_id,
-                            origin_hash: item.origin_hash.clone(),
-                            target_hash,
-                        });
-                    }
+                    let target_hash = contract::hash(&item.mapped);
+                    item.planned_target_hash = Some(target_hash.clone());
+                    new.push(contract::Planned {
+                        origin_id: item.origin_id.clone(),
+                        target_id: crate::db::new_row_uuid(),
+                        origin_hash: item.origin_hash.clone(),
+                        target_hash,
+                    });
                 }
             }
         }
@@ -1192,8 +1180,8 @@ impl Run<'_> {
             return Ok(());
         };
         let mut asked = BTreeSet::new();
-        for item in pending.iter() {
-            sub_objects.origin_ids(&item.mapped, &mut asked);
+        for item in pending.iter_mut() {
+            sub_objects.origin_ids(&mut item.mapped, &mut asked);
         }
         if asked.is_empty() {
             return Ok(());

@@ -36,10 +36,11 @@ impl SubObjects {
     }
 
     /// The origin ids of the nested objects an object holds at the places the tree names.
-    pub fn origin_ids(&self, object: &Value, into: &mut BTreeSet<String>) {
-        // The walk takes the object mutably; a copy, as only the ids are wanted.
-        if let Value::Object(mut object) = object.clone() {
-            visit(&mut object, &self.tree, &mut |nested| {
+    /// Takes the object mutably only to share its walk with [`SubObjects::set_ids`]; nothing
+    /// changes (a copy per object would cost more than the walk).
+    pub fn origin_ids(&self, object: &mut Value, into: &mut BTreeSet<String>) {
+        if let Value::Object(object) = object {
+            visit(object, &self.tree, &mut |nested| {
                 if let Some(origin_id) = origin_id_of(nested) {
                     into.insert(origin_id.to_owned());
                 }
@@ -165,7 +166,7 @@ mod tests {
     #[test]
     fn only_the_places_the_tree_names_count() {
         let mut ids = BTreeSet::new();
-        sub_objects().origin_ids(&object(), &mut ids);
+        sub_objects().origin_ids(&mut object(), &mut ids);
         assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["B-1", "R-1", "S-1"]);
     }
 
