@@ -124,8 +124,8 @@ fn main() {
                 None,
                 200,
                 "OK",
-                json!({"url": format!("{base}/items?limit=100"), "method": "GET", "headers": {"accept": "application/json", "authorization": "••••"}}),
-                json!({"statusCode": 200, "statusMessage": "OK", "responseTime": 0.3, "size": n, "remoteIp": "127.0.0.1", "headers": {"content-type": ["application/json"]}}),
+                json!({"url": format!("{base}/items?limit=100"), "method": "GET", "headers": {"accept": "application/json", "authorization": "••••"}}).to_string(),
+                json!({"statusCode": 200, "statusMessage": "OK", "responseTime": 0.3, "size": n, "remoteIp": "127.0.0.1", "headers": {"content-type": ["application/json"]}}).to_string(),
                 openconnector::call::calllog::Retention { success: 3600, error: 86400 },
             )));
         }

@@ -1,10 +1,14 @@
 //! CallLogs: what an outbound call sent and got, with every secret redacted, written to the
 //! database in batches by one background task so logging never slows a call down.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::net::IpAddr;
 
 use chrono::{NaiveDateTime, Utc};
-use serde_json::{Map, Value, json};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::sql::Bind;
@@ -39,48 +43,63 @@ const SECRET_KEYS: [&str; 10] = [
 ];
 
 /// The names to redact for one source: the fixed ones plus those its configuration names
-/// (an API key's header or query parameter).
+/// (an API key's header or query parameter). Lists, not sets: a handful of short names are
+/// compared case-insensitively without lowercasing a copy on every call.
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
-    headers: HashSet<String>,
-    query: HashSet<String>,
+    headers: Vec<String>,
+    query: Vec<String>,
+}
+
+fn listed(names: &[String], name: &str) -> bool {
+    names.iter().any(|listed| listed.eq_ignore_ascii_case(name))
 }
 
 impl Redactor {
     pub fn new(extra_headers: &[String], extra_query: &[String]) -> Self {
-        let mut headers: HashSet<String> = SECRET_HEADERS.iter().map(|h| (*h).to_owned()).collect();
-        headers.extend(extra_headers.iter().map(|h| h.to_ascii_lowercase()));
-        let mut query: HashSet<String> = SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        let mut headers: Vec<String> = SECRET_HEADERS.iter().map(|h| (*h).to_owned()).collect();
+        headers.extend(extra_headers.iter().cloned());
+        let mut query: Vec<String> = SECRET_KEYS.iter().map(|k| (*k).to_owned()).collect();
         query.extend(["api_key", "key", "access-token"].map(str::to_owned));
-        query.extend(extra_query.iter().map(|q| q.to_ascii_lowercase()));
+        query.extend(extra_query.iter().cloned());
         Self { headers, query }
     }
 
-    pub fn header(&self, name: &str, value: &str) -> String {
-        if self.headers.contains(&name.to_ascii_lowercase()) {
-            REDACTED.into()
+    /// The value to log for a header: itself, or the redaction mark for a secret one.
+    pub fn header<'a>(&self, name: &str, value: &'a str) -> &'a str {
+        if listed(&self.headers, name) {
+            REDACTED
         } else {
-            value.into()
+            value
         }
     }
 
-    /// A URL with the values of secret query parameters replaced.
-    pub fn url(&self, url: &str) -> String {
+    /// A URL with the values of secret query parameters replaced (borrowed when it has none).
+    pub fn url<'a>(&self, url: &'a str) -> Cow<'a, str> {
         let Some((base, query)) = url.split_once('?') else {
-            return url.to_owned();
+            return Cow::Borrowed(url);
         };
-        let pairs: Vec<String> = query
+        let secret = |pair: &str| {
+            pair.split_once('=')
+                .is_some_and(|(name, _)| self.is_secret_name(name))
+        };
+        if !query.split('&').any(secret) {
+            return Cow::Borrowed(url);
+        }
+        let pairs: Vec<Cow<'_, str>> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if self.is_secret_name(name) => format!("{name}={REDACTED}"),
-                _ => pair.to_owned(),
+                Some((name, _)) if self.is_secret_name(name) => {
+                    Cow::Owned(format!("{name}={REDACTED}"))
+                }
+                _ => Cow::Borrowed(pair),
             })
             .collect();
-        format!("{base}?{}", pairs.join("&"))
+        Cow::Owned(format!("{base}?{}", pairs.join("&")))
     }
 
     fn is_secret_name(&self, name: &str) -> bool {
-        self.query.contains(&name.to_ascii_lowercase())
+        listed(&self.query, name)
     }
 
     /// A JSON value with every secret key's value replaced, at any depth.
@@ -121,6 +140,75 @@ impl Redactor {
     }
 }
 
+/// A header map as logged, secrets redacted: each name with its value, or (`lists`) with the
+/// list of its values, as the PHP app logs response headers. Serialized straight into the
+/// log's JSON text, without building a JSON tree first.
+pub struct LoggedHeaders<'a> {
+    pub headers: &'a HeaderMap,
+    pub redactor: &'a Redactor,
+    pub lists: bool,
+}
+
+impl Serialize for LoggedHeaders<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.headers.keys_len()))?;
+        for name in self.headers.keys() {
+            let values = self.headers.get_all(name);
+            if self.lists {
+                let logged: Vec<Cow<'_, str>> =
+                    values.iter().map(|value| self.value(name, value)).collect();
+                map.serialize_entry(name.as_str(), &logged)?;
+            } else if let Some(value) = values.iter().next_back() {
+                map.serialize_entry(name.as_str(), &self.value(name, value))?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl LoggedHeaders<'_> {
+    fn value<'v>(&self, name: &HeaderName, value: &'v HeaderValue) -> Cow<'v, str> {
+        match String::from_utf8_lossy(value.as_bytes()) {
+            Cow::Borrowed(text) => Cow::Borrowed(self.redactor.header(name.as_str(), text)),
+            Cow::Owned(text) => Cow::Owned(self.redactor.header(name.as_str(), &text).to_owned()),
+        }
+    }
+}
+
+/// The logged form of a request: URL, method and headers with secrets redacted.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedRequest<'a> {
+    pub url: Cow<'a, str>,
+    pub method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<LoggedHeaders<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_length: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Why a call was made that the caller did not ask for (`token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<&'static str>,
+}
+
+/// The logged form of a response; `body` only when the stored log keeps it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedResponse<'a> {
+    pub status_code: u16,
+    pub status_message: &'a str,
+    /// Milliseconds.
+    pub response_time: f64,
+    pub size: usize,
+    pub remote_ip: Option<IpAddr>,
+    pub headers: LoggedHeaders<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+}
+
 /// Retention of a source's logs, in seconds; 0 keeps them.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -156,8 +244,8 @@ impl Retention {
     }
 }
 
-/// One CallLog row. The request and response are serialized once, on the writer's side of
-/// the channel where possible; the call path only gathers the parts.
+/// One CallLog row. The request and response come as JSON text, serialized once on the call
+/// path from borrowed parts: no JSON tree is built for a log nobody reads.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
     pub uuid: String,
@@ -166,10 +254,11 @@ pub struct CallRecord {
     pub synchronization_id: Option<i64>,
     pub status: u16,
     pub status_message: String,
-    /// Redacted request description.
-    pub request: Value,
-    /// Redacted response description; has `body` only when the stored log keeps it.
-    pub response: Value,
+    /// Redacted request description, as JSON text.
+    request: String,
+    /// Redacted response description, as JSON text; has `body` only when the stored log
+    /// keeps it.
+    response: String,
     pub retention: Retention,
 }
 
@@ -179,8 +268,8 @@ impl CallRecord {
         synchronization_id: Option<i64>,
         status: u16,
         status_message: &str,
-        request: Value,
-        response: Value,
+        request: String,
+        response: String,
         retention: Retention,
     ) -> Self {
         Self {
@@ -200,31 +289,37 @@ impl CallRecord {
         self.retention.expires(self.created, self.status)
     }
 
+    pub fn request(&self) -> Value {
+        serde_json::from_str(&self.request).unwrap_or(Value::Null)
+    }
+
+    pub fn response(&self) -> Value {
+        serde_json::from_str(&self.response).unwrap_or(Value::Null)
+    }
+
     /// The wire form of the log, as the API shows it.
     pub fn to_json(&self) -> Value {
         let mut log = json!({
             "uuid": self.uuid,
             "statusCode": self.status,
             "statusMessage": self.status_message,
-            "request": self.request,
-            "response": self.response,
+            "request": self.request(),
+            "response": self.response(),
             "sourceId": self.source_id,
             "synchronizationId": self.synchronization_id,
             "created": format_time(self.created),
             "expires": self.expires().map(format_time),
         });
-        let size = log.to_string().len().max(4096);
-        log["size"] = Value::from(size);
+        log["size"] = Value::from(self.size());
         log
+    }
+
+    fn size(&self) -> usize {
+        (self.request.len() + self.response.len() + 512).max(4096)
     }
 
     /// The row's binds in the call log table's field order.
     fn binds(&self) -> Vec<Bind> {
-        let request = self.request.to_string();
-        let response = self.response.to_string();
-        let size = (request.len() + response.len() + 512).max(4096);
-        let mut request = Some(request);
-        let mut response = Some(response);
         CALL_LOG
             .fields
             .iter()
@@ -232,13 +327,13 @@ impl CallRecord {
                 "uuid" => Bind::Text(Some(self.uuid.clone())),
                 "statusCode" => Bind::Int(Some(i64::from(self.status))),
                 "statusMessage" => Bind::Text(Some(self.status_message.clone())),
-                "request" => Bind::Text(request.take()),
-                "response" => Bind::Text(response.take()),
+                "request" => Bind::Text(Some(self.request.clone())),
+                "response" => Bind::Text(Some(self.response.clone())),
                 "sourceId" => Bind::Int(self.source_id),
                 "synchronizationId" => Bind::Int(self.synchronization_id),
                 "created" => Bind::Time(Some(self.created)),
                 "expires" => Bind::Time(self.expires()),
-                "size" => Bind::Int(i64::try_from(size).ok()),
+                "size" => Bind::Int(i64::try_from(self.size()).ok()),
                 _ => match field.ty {
                     FieldType::Int => Bind::Int(None),
                     FieldType::Bool => Bind::Bool(None),
@@ -248,6 +343,12 @@ impl CallRecord {
             })
             .collect()
     }
+}
+
+/// JSON text of a log part ([`LoggedRequest`], [`LoggedResponse`]). These serialize without
+/// fail (string keys, no fallible impls); an empty object stands in should one ever not.
+pub fn json_text(part: &impl Serialize) -> String {
+    serde_json::to_string(part).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The request of a stored call log, to send again through its source. Redacted headers and
@@ -385,21 +486,6 @@ impl CallLogWriter {
     }
 }
 
-/// Response headers as JSON, each name with its list of values (as the PHP app logs them).
-pub fn headers_json(headers: &reqwest::header::HeaderMap, redactor: &Redactor) -> Value {
-    let mut object = Map::new();
-    for (name, value) in headers {
-        let text = redactor.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
-        if let Value::Array(values) = object
-            .entry(name.as_str())
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            values.push(Value::String(text));
-        }
-    }
-    Value::Object(object)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +494,7 @@ mod tests {
     fn secrets_are_redacted_in_headers_urls_and_bodies() {
         let redactor = Redactor::new(&["X-Custom-Key".into()], &["sig".into()]);
         assert_eq!(redactor.header("Authorization", "Bearer abc"), REDACTED);
+        assert_eq!(redactor.url("http://h/p?page=2"), "http://h/p?page=2");
         assert_eq!(redactor.header("x-custom-key", "k"), REDACTED);
         assert_eq!(
             redactor.header("Accept", "application/json"),
@@ -424,6 +511,33 @@ mod tests {
         assert_eq!(
             redactor.body("grant_type=password&password=hunter2"),
             "grant_type=password&password=••••"
+        );
+    }
+
+    #[test]
+    fn headers_are_logged_redacted_as_values_or_lists() {
+        let mut headers = HeaderMap::new();
+        headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        headers.append("set-cookie", HeaderValue::from_static("b=2"));
+        headers.append("x-seen", HeaderValue::from_static("one"));
+        headers.append("x-seen", HeaderValue::from_static("two"));
+        headers.insert("x-raw", HeaderValue::from_bytes(b"caf\xe9").expect("value"));
+        let redactor = Redactor::new(&[], &[]);
+        let logged = |lists| {
+            serde_json::to_value(LoggedHeaders {
+                headers: &headers,
+                redactor: &redactor,
+                lists,
+            })
+            .expect("JSON")
+        };
+        assert_eq!(
+            logged(true),
+            json!({"set-cookie": [REDACTED, REDACTED], "x-seen": ["one", "two"], "x-raw": ["caf\u{fffd}"]})
+        );
+        assert_eq!(
+            logged(false),
+            json!({"set-cookie": REDACTED, "x-seen": "two", "x-raw": "caf\u{fffd}"})
         );
     }
 

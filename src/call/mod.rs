@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod calllog;
 pub mod ratelimit;
+pub mod request;
 pub mod retry;
 pub mod soap;
 pub mod source;
@@ -17,16 +18,18 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, Method};
 use serde_json::{Map, Value, json};
 
 use crate::db::Db;
 use crate::secret::Secret;
-use auth::{AuthError, Authentication, CachedToken, KeyLocation, TokenCache};
-use calllog::{CallLogWriter, CallRecord, Redactor, headers_json};
+use auth::{AuthError, Authentication, CachedToken, TokenCache};
+use calllog::{CallLogWriter, CallRecord, LoggedHeaders, LoggedRequest, LoggedResponse, json_text};
 use ratelimit::{LocalLimit, RateLimits};
+use request::{is_absolute, join_url, method_override};
 use retry::RetryPolicy;
+use source::TlsSettings;
 pub use source::{SourceSpec, SourceType};
 
 /// What to do when a source's rate limit is spent.
@@ -247,29 +250,17 @@ impl CallService {
                 Ok(token) => token,
                 Err(error) => return self.refuse(source, &request, 401, &error.to_string()),
             };
-            let prepared = match prepare(
-                source,
-                &request,
-                authentication,
-                token.as_ref(),
-                &client,
-                &self.settings,
-            ) {
-                Ok(prepared) => prepared,
-                Err(problem) => return self.refuse(source, &request, 500, &problem),
-            };
-            let logged_request = describe_request(
-                source,
-                &prepared.request,
-                prepared.body_text.as_deref(),
-                prepared.body_length,
-            );
+            let prepared =
+                match request::prepare(source, &request, token.as_ref(), self.settings.timeout) {
+                    Ok(prepared) => prepared,
+                    Err(problem) => return self.refuse(source, &request, 500, &problem),
+                };
             let started = Instant::now();
             let outcome = match client.execute(prepared.request).await {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    let remote_ip = response.remote_addr().map(|a| a.ip().to_string());
+                    let remote_ip = response.remote_addr().map(|a| a.ip());
                     match response.bytes().await {
                         Ok(body) => Ok((status, headers, body, remote_ip)),
                         Err(error) => Err(classify(&error)),
@@ -303,7 +294,7 @@ impl CallService {
             let record = self.log(
                 source,
                 &request,
-                logged_request,
+                prepared.logged,
                 status,
                 &message,
                 &headers,
@@ -362,8 +353,14 @@ impl CallService {
         message: &str,
     ) -> CallResponse {
         let url = join_url(&source.location, &request.endpoint);
-        let logged_request =
-            json!({"url": source.redactor.url(&url), "method": request.method.as_str()});
+        let logged_request = json_text(&LoggedRequest {
+            url: source.redactor.url(&url),
+            method: request.method.as_str(),
+            headers: None,
+            body_length: None,
+            body: None,
+            purpose: None,
+        });
         let body = Bytes::from(json!({ "error": message }).to_string());
         let record = self.log(
             source,
@@ -391,27 +388,30 @@ impl CallService {
         &self,
         source: &SourceSpec,
         request: &CallRequest,
-        logged_request: Value,
+        logged_request: String,
         status: u16,
         message: &str,
         headers: &HeaderMap,
         body: &Bytes,
         elapsed: Duration,
-        remote_ip: Option<String>,
+        remote_ip: Option<std::net::IpAddr>,
     ) -> Arc<CallRecord> {
-        let mut response = json!({
-            "statusCode": status,
-            "statusMessage": message,
-            "responseTime": elapsed.as_secs_f64() * 1000.0,
-            "size": body.len(),
-            "remoteIp": remote_ip,
-            "headers": headers_json(headers, &source.redactor),
+        let kept_body = (status >= 400 || source.log_body).then(|| body_text(source, body));
+        let (body_text, encoding) = kept_body.unzip();
+        let response = json_text(&LoggedResponse {
+            status_code: status,
+            status_message: message,
+            response_time: elapsed.as_secs_f64() * 1000.0,
+            size: body.len(),
+            remote_ip,
+            headers: LoggedHeaders {
+                headers,
+                redactor: &source.redactor,
+                lists: true,
+            },
+            body: body_text,
+            encoding,
         });
-        if status >= 400 || source.config_bool("logBody") {
-            let (text, encoding) = body_text(source, body);
-            response["body"] = Value::String(text);
-            response["encoding"] = Value::String(encoding.into());
-        }
         let record = Arc::new(CallRecord::new(
             source.id,
             request.synchronization_id,
@@ -473,8 +473,14 @@ impl CallService {
         location: &str,
     ) -> Result<CachedToken, AuthError> {
         let request = CallRequest::new(Method::POST, url);
-        let logged_request =
-            json!({"url": source.redactor.url(url), "method": "POST", "purpose": "token"});
+        let logged_request = json_text(&LoggedRequest {
+            url: source.redactor.url(url),
+            method: "POST",
+            headers: None,
+            body_length: None,
+            body: None,
+            purpose: Some("token"),
+        });
         let started = Instant::now();
         let response = builder
             .send()
@@ -541,10 +547,9 @@ impl CallService {
     }
 
     fn client_for(&self, source: &SourceSpec) -> Result<Client, String> {
-        let tls = TlsSettings::from_source(source);
-        if tls.is_default() {
+        let Some(tls) = &source.tls else {
             return Ok(self.client.clone());
-        }
+        };
         let key = tls.key();
         let mut clients = self
             .tls_clients
@@ -553,47 +558,9 @@ impl CallService {
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
-        let client = build_client(&self.settings, Some(&tls)).map_err(|e| e.to_string())?;
+        let client = build_client(&self.settings, Some(tls)).map_err(|e| e.to_string())?;
         clients.insert(key, client.clone());
         Ok(client)
-    }
-}
-
-/// A source's TLS options: `verify` (false, or a CA certificate in PEM), `cert` and `ssl_key`
-/// (a client certificate and key in PEM).
-struct TlsSettings {
-    verify: Option<Value>,
-    cert: Option<String>,
-    key: Option<String>,
-}
-
-impl TlsSettings {
-    fn from_source(source: &SourceSpec) -> Self {
-        let pem = |key: &str| match source.configuration.get(key) {
-            Some(Value::String(text)) if !text.is_empty() => Some(text.replace("\\n", "\n")),
-            Some(Value::Array(items)) => items
-                .first()
-                .and_then(Value::as_str)
-                .map(|t| t.replace("\\n", "\n")),
-            _ => None,
-        };
-        Self {
-            verify: source
-                .configuration
-                .get("verify")
-                .filter(|v| !matches!(v, Value::Bool(true) | Value::Null))
-                .cloned(),
-            cert: pem("cert"),
-            key: pem("ssl_key"),
-        }
-    }
-
-    fn is_default(&self) -> bool {
-        self.verify.is_none() && self.cert.is_none() && self.key.is_none()
-    }
-
-    fn key(&self) -> String {
-        format!("{:?}|{:?}|{:?}", self.verify, self.cert, self.key)
     }
 }
 
@@ -649,266 +616,6 @@ fn classify(error: &reqwest::Error) -> Failure {
     }
 }
 
-fn is_absolute(endpoint: &str) -> bool {
-    endpoint.starts_with("http://") || endpoint.starts_with("https://")
-}
-
-fn join_url(location: &str, endpoint: &str) -> String {
-    if is_absolute(endpoint) {
-        endpoint.to_owned()
-    } else {
-        format!("{location}{endpoint}")
-    }
-}
-
-/// `createMethod`, `updateMethod`, `destroyMethod`, `readMethod` and `listMethod` replace the
-/// method of the matching kind of call.
-fn method_override(source: &SourceSpec, request: &CallRequest) -> Method {
-    let key = match request.method {
-        Method::POST => "createMethod",
-        Method::PUT | Method::PATCH => "updateMethod",
-        Method::DELETE => "destroyMethod",
-        Method::GET if request.read => "readMethod",
-        Method::GET => "listMethod",
-        _ => return request.method.clone(),
-    };
-    source
-        .config_str(key)
-        .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
-        .unwrap_or_else(|| request.method.clone())
-}
-
-struct Prepared {
-    request: reqwest::Request,
-    /// The body as text, for the log (with `logBody`).
-    body_text: Option<String>,
-    /// The body's size, logged always.
-    body_length: Option<usize>,
-}
-
-/// Text of a configured header or query value: strings as they are, numbers and booleans
-/// printed, a list by its first element.
-fn config_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => items.first().and_then(config_text),
-        _ => None,
-    }
-}
-
-/// Replaces `{{ oauthToken(source) }}`, `{{ jwtToken(source) }}` and `{{ decosToken(source) }}`
-/// (the PHP app's way to place a token) with the token.
-fn place_token(text: &str, token: Option<&Secret>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let Some(end) = rest[start..].find("}}") else {
-            break;
-        };
-        let expression = rest[start + 2..start + end].trim();
-        let is_token = ["oauthToken(", "jwtToken(", "decosToken("]
-            .iter()
-            .any(|f| expression.starts_with(f));
-        out.push_str(&rest[..start]);
-        match (is_token, token) {
-            (true, Some(token)) => out.push_str(token.expose()),
-            _ => out.push_str(&rest[start..start + end + 2]),
-        }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn set_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
-    let name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("header name {name:?} is not valid"))?;
-    let value = HeaderValue::from_str(value)
-        .map_err(|_| format!("the value of header {name} is not valid"))?;
-    headers.insert(name, value);
-    Ok(())
-}
-
-fn prepare(
-    source: &SourceSpec,
-    request: &CallRequest,
-    authentication: &Authentication,
-    token: Option<&Secret>,
-    client: &Client,
-    settings: &CallSettings,
-) -> Result<Prepared, String> {
-    let url = join_url(&source.location, &request.endpoint);
-    let mut headers = HeaderMap::new();
-    if let Some(configured) = source.config_map("headers") {
-        for (name, value) in configured {
-            if let Some(text) = config_text(value) {
-                set_header(&mut headers, name, &place_token(&text, token))?;
-            }
-        }
-    }
-    for (name, value) in &request.headers {
-        set_header(&mut headers, name, value)?;
-    }
-    let mut query: Vec<(String, String)> = source
-        .config_map("query")
-        .map(|q| {
-            q.iter()
-                .filter_map(|(k, v)| config_text(v).map(|t| (k.clone(), place_token(&t, token))))
-                .collect()
-        })
-        .unwrap_or_default();
-    for (name, value) in &request.query {
-        query.retain(|(k, _)| k != name);
-        query.push((name.clone(), value.clone()));
-    }
-    match (authentication, token) {
-        (
-            Authentication::ApiKey {
-                name,
-                location: KeyLocation::Header,
-                value,
-            },
-            _,
-        ) => set_header(&mut headers, name, value.expose())?,
-        (
-            Authentication::ApiKey {
-                name,
-                location: KeyLocation::Query,
-                value,
-            },
-            _,
-        ) => {
-            query.push((name.clone(), value.expose().to_owned()));
-        }
-        (Authentication::Basic { username, password }, _) => {
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{username}:{}", password.expose()));
-            set_header(&mut headers, "authorization", &format!("Basic {encoded}"))?;
-        }
-        (Authentication::Bearer { token }, _) => set_header(
-            &mut headers,
-            "authorization",
-            &format!("Bearer {}", token.expose()),
-        )?,
-        (_, Some(token)) => set_header(
-            &mut headers,
-            "authorization",
-            &format!("Bearer {}", token.expose()),
-        )?,
-        _ => {}
-    }
-
-    let (body, content_type) = if source.kind == SourceType::Soap {
-        let arguments = match &request.body {
-            Some(RequestBody::Json(value)) => value.clone(),
-            Some(RequestBody::Text(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-            None => source
-                .configuration
-                .get("json")
-                .cloned()
-                .unwrap_or(Value::Null),
-        };
-        let operation = request.endpoint.trim_start_matches('/');
-        let soap = soap::request(
-            soap::SoapVersion::from_config(source.config_str("soapVersion")),
-            operation,
-            source.config_str("namespace"),
-            source.config_str("soapAction"),
-            &arguments,
-        );
-        if let Some(action) = &soap.soap_action {
-            set_header(&mut headers, "soapaction", action)?;
-        }
-        (Some(soap.body), Some(soap.content_type))
-    } else {
-        match &request.body {
-            Some(RequestBody::Json(value)) => {
-                (Some(value.to_string()), Some("application/json".to_owned()))
-            }
-            Some(RequestBody::Text(text)) => (Some(text.clone()), None),
-            None => match (
-                source.configuration.get("json"),
-                source.configuration.get("body"),
-            ) {
-                (Some(json), _) if !json.is_null() => {
-                    (Some(json.to_string()), Some("application/json".to_owned()))
-                }
-                (_, Some(Value::String(text))) => (Some(text.clone()), None),
-                _ => (None, None),
-            },
-        }
-    };
-    if let Some(content_type) = content_type {
-        if !headers.contains_key(reqwest::header::CONTENT_TYPE) || source.kind == SourceType::Soap {
-            set_header(&mut headers, "content-type", &content_type)?;
-        }
-    }
-    let soap_url = if source.kind == SourceType::Soap {
-        source.location.clone()
-    } else {
-        url
-    };
-    let mut builder = client
-        .request(request.method.clone(), &soap_url)
-        .headers(headers)
-        .query(&query);
-    let timeout = source
-        .configuration
-        .get("timeout")
-        .and_then(|t| {
-            t.as_f64()
-                .or_else(|| t.as_str().and_then(|s| s.parse().ok()))
-        })
-        .filter(|t| *t > 0.0)
-        .map_or(settings.timeout, Duration::from_secs_f64);
-    builder = builder.timeout(timeout);
-    if let Some(body) = &body {
-        builder = builder.body(body.clone());
-    }
-    let request = builder
-        .build()
-        .map_err(|e| format!("the request cannot be built: {e}"))?;
-    let body_length = body.as_ref().map(String::len);
-    let body_text = source.config_bool("logBody").then_some(body).flatten();
-    Ok(Prepared {
-        request,
-        body_text,
-        body_length,
-    })
-}
-
-/// The logged form of a request: URL, method and headers with secrets redacted.
-fn describe_request(
-    source: &SourceSpec,
-    request: &reqwest::Request,
-    body: Option<&str>,
-    body_length: Option<usize>,
-) -> Value {
-    let redactor: &Redactor = &source.redactor;
-    let headers: Map<String, Value> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            let text = redactor.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
-            (name.as_str().to_owned(), Value::String(text))
-        })
-        .collect();
-    let mut logged = json!({
-        "url": redactor.url(request.url().as_str()),
-        "method": request.method().as_str(),
-        "headers": headers,
-    });
-    if let Some(length) = body_length {
-        logged["bodyLength"] = Value::from(length);
-    }
-    if let Some(body) = body {
-        logged["body"] = Value::String(redactor.body(body));
-    }
-    logged
-}
-
 /// A SOAP answer as JSON: the Body's content with its status, or a fault as a 500 with the
 /// fault as the body.
 fn soap_result(status: u16, body: Bytes, mut headers: HeaderMap) -> (u16, Bytes, HeaderMap) {
@@ -932,42 +639,4 @@ fn soap_result(status: u16, body: Bytes, mut headers: HeaderMap) -> (u16, Bytes,
         HeaderValue::from_static("application/json"),
     );
     (status, Bytes::from(json.to_string()), headers)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn php_token_placeholders_take_the_token() {
-        let token = Secret::new("abc");
-        assert_eq!(
-            place_token("Bearer {{ oauthToken(source) }}", Some(&token)),
-            "Bearer abc"
-        );
-        assert_eq!(place_token("{{jwtToken(source)}}", Some(&token)), "abc");
-        assert_eq!(
-            place_token("x {{ other }} y", Some(&token)),
-            "x {{ other }} y"
-        );
-        assert_eq!(place_token("plain", None), "plain");
-    }
-
-    #[test]
-    fn configured_methods_replace_the_kind_of_call() {
-        let source = SourceSpec::from_row(
-            &json!({"configuration": {"updateMethod": "post", "readMethod": "POST"}}),
-        );
-        assert_eq!(
-            method_override(&source, &CallRequest::new(Method::PUT, "")),
-            Method::POST
-        );
-        let mut read = CallRequest::new(Method::GET, "/1");
-        read.read = true;
-        assert_eq!(method_override(&source, &read), Method::POST);
-        assert_eq!(
-            method_override(&source, &CallRequest::new(Method::GET, "")),
-            Method::GET
-        );
-    }
 }

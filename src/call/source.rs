@@ -1,11 +1,14 @@
 //! A source as the call service needs it: read once from its stored row, configuration
 //! expanded from flat dot keys.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use super::auth::Authentication;
 use super::calllog::{Redactor, Retention};
 use super::ratelimit::LocalLimit;
+use super::request::{FixedParts, places_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceType {
@@ -30,6 +33,14 @@ pub struct SourceSpec {
     /// Identifies the source and its credentials for the token cache.
     pub auth_key: String,
     pub redactor: Redactor,
+    /// What every call sends, or which configured header cannot be sent.
+    pub fixed: Result<FixedParts, String>,
+    /// `logBody`: keep request and response bodies in every CallLog, not only on errors.
+    pub log_body: bool,
+    /// `timeout` (seconds), replacing the service's default total time of an attempt.
+    pub timeout: Option<Duration>,
+    /// Own TLS settings, when the source has any.
+    pub tls: Option<TlsSettings>,
 }
 
 impl SourceSpec {
@@ -58,6 +69,20 @@ impl SourceSpec {
                 .map(Value::to_string)
                 .unwrap_or_default()
         );
+        let fixed = FixedParts::new(&configuration, auth.as_ref().ok());
+        let timeout = configuration
+            .get("timeout")
+            .and_then(|t| {
+                t.as_f64()
+                    .or_else(|| t.as_str().and_then(|s| s.parse().ok()))
+            })
+            .filter(|t| *t > 0.0)
+            .and_then(|t| Duration::try_from_secs_f64(t).ok());
+        let tls = Some(TlsSettings::from_config(&configuration)).filter(|tls| !tls.is_default());
+        let log_body = configuration
+            .get("logBody")
+            .and_then(crate::db::parse_bool)
+            .unwrap_or(false);
         Self {
             id: int("id"),
             location: row
@@ -88,6 +113,10 @@ impl SourceSpec {
             redactor: Redactor::new(&secret_headers, &secret_query),
             auth,
             auth_key,
+            fixed,
+            log_body,
+            timeout,
+            tls,
             configuration,
         }
     }
@@ -111,22 +140,69 @@ impl SourceSpec {
     }
 }
 
+/// A source's TLS options: `verify` (false, or a CA certificate in PEM), `cert` and `ssl_key`
+/// (a client certificate and key in PEM).
+#[derive(Clone)]
+pub struct TlsSettings {
+    pub verify: Option<Value>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+}
+
+impl TlsSettings {
+    fn from_config(configuration: &Map<String, Value>) -> Self {
+        let pem = |key: &str| match configuration.get(key) {
+            Some(Value::String(text)) if !text.is_empty() => Some(text.replace("\\n", "\n")),
+            Some(Value::Array(items)) => items
+                .first()
+                .and_then(Value::as_str)
+                .map(|t| t.replace("\\n", "\n")),
+            _ => None,
+        };
+        Self {
+            verify: configuration
+                .get("verify")
+                .filter(|v| !matches!(v, Value::Bool(true) | Value::Null))
+                .cloned(),
+            cert: pem("cert"),
+            key: pem("ssl_key"),
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        self.verify.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+
+    /// Identifies the settings among the clients built for them.
+    pub fn key(&self) -> String {
+        format!("{:?}|{:?}|{:?}", self.verify, self.cert, self.key)
+    }
+}
+
+/// Never prints the private key.
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("verify", &self.verify.is_some())
+            .field("cert", &self.cert.is_some())
+            .field("key", &self.key.is_some())
+            .finish()
+    }
+}
+
 /// Renders every configuration string that holds a Twig template (`{{ source.name }}`,
 /// `{{ 'now'|date('U') }}`) once, with the source in context, as the PHP app does before each
 /// call. Token placements (`oauthToken(source)` …) are left for the call, which knows the token;
 /// a template that fails keeps its text and is logged.
 pub fn render_templates(value: &mut Value, context: &Value) {
     match value {
-        Value::String(text) if text.contains("{{") || text.contains("{%") => {
-            let places_token = ["oauthToken(", "jwtToken(", "decosToken("]
-                .iter()
-                .any(|f| text.contains(f));
-            if !places_token {
-                match crate::mapping::twig::render_once(text, context) {
-                    Ok(rendered) => *text = rendered,
-                    Err(error) => {
-                        tracing::warn!(%error, "A source configuration template could not be rendered; it is sent as written.")
-                    }
+        Value::String(text)
+            if (text.contains("{{") || text.contains("{%")) && !places_token(text) =>
+        {
+            match crate::mapping::twig::render_once(text, context) {
+                Ok(rendered) => *text = rendered,
+                Err(error) => {
+                    tracing::warn!(%error, "A source configuration template could not be rendered; it is sent as written.")
                 }
             }
         }

@@ -345,7 +345,7 @@ impl Conn {
     }
 
     pub fn sql(&self) -> Sql {
-        Sql::new()
+        Sql::for_backend(self.backend)
     }
 
     /// The prefixed table name and the select list of an entity.

@@ -29,6 +29,9 @@ pub struct Sql {
     /// Where in `text` each bind's placeholder goes.
     marks: Vec<usize>,
     keep_prepared: bool,
+    /// Times are bound as the text SQLite stores, written here: diesel's strftime costs a
+    /// fifth of a bulk insert of logs.
+    times_as_text: bool,
 }
 
 impl Sql {
@@ -38,6 +41,15 @@ impl Sql {
             binds: Vec::new(),
             marks: Vec::new(),
             keep_prepared: false,
+            times_as_text: false,
+        }
+    }
+
+    /// A statement for `backend`, binding times its cheapest way.
+    pub fn for_backend(backend: super::BackendKind) -> Self {
+        Self {
+            times_as_text: backend == super::BackendKind::Sqlite,
+            ..Self::new()
         }
     }
 
@@ -48,6 +60,10 @@ impl Sql {
 
     /// Appends a placeholder for `bind`.
     pub fn bind(&mut self, bind: Bind) -> &mut Self {
+        let bind = match bind {
+            Bind::Time(Some(time)) if self.times_as_text => Bind::Text(Some(sqlite_time(time))),
+            other => other,
+        };
         self.binds.push(bind);
         self.marks.push(self.text.len());
         self
@@ -157,6 +173,38 @@ query_fragment_for!(diesel::pg::Pg);
 #[cfg(feature = "mysql")]
 query_fragment_for!(diesel::mysql::Mysql);
 
+/// A time as diesel binds it for SQLite (`%F %T%.f`), written without parsing a format.
+fn sqlite_time(time: NaiveDateTime) -> String {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let nanos = time.nanosecond();
+    if !(0..=9999).contains(&time.year()) || nanos >= 1_000_000_000 {
+        return time.format("%F %T%.f").to_string();
+    }
+    let mut text = String::with_capacity(29);
+    // Writing into a String cannot fail.
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    let _ = if nanos == 0 {
+        Ok(())
+    } else if nanos % 1_000_000 == 0 {
+        write!(text, ".{:03}", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        write!(text, ".{:06}", nanos / 1_000)
+    } else {
+        write!(text, ".{nanos:09}")
+    };
+    text
+}
+
 /// The length a list of `len` values is padded to: the next power of two (0 stays 0).
 pub fn padded_len(len: usize) -> usize {
     if len == 0 { 0 } else { len.next_power_of_two() }
@@ -203,6 +251,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_times_are_written_as_diesel_writes_them() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
+        for nanos in [0, 120_000_000, 123_456_000, 123_456_789, 1_500_000_000] {
+            let time = day.and_hms_nano_opt(5, 6, 59, nanos).expect("time");
+            assert_eq!(sqlite_time(time), time.format("%F %T%.f").to_string());
+        }
+        let ancient = chrono::NaiveDate::from_ymd_opt(-12, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("time");
+        assert_eq!(sqlite_time(ancient), ancient.format("%F %T%.f").to_string());
+        let mut sql = Sql::for_backend(crate::db::BackendKind::Sqlite);
+        sql.bind(Bind::Time(Some(ancient))).bind(Bind::Time(None));
+        assert!(matches!(
+            sql.binds[..],
+            [Bind::Text(Some(_)), Bind::Time(None)]
+        ));
+    }
 
     #[test]
     fn runs_are_powers_of_two_up_to_the_maximum() {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::entity::{Entity, Field, FieldDefault};
 use super::listing::ListQuery;
 use super::sql::{Bind, Sql, power_of_two_runs};
-use super::{Conn, DbError};
+use super::{BackendKind, Conn, DbError};
 
 /// How a request names one row: the numeric id, the uuid or the slug.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,9 +288,15 @@ pub fn insert_rows(
     rows: Vec<Vec<Bind>>,
 ) -> Result<(), StoreError> {
     let (table, _) = conn.table(entity);
+    // On SQLite, OR FAIL spares each multi-row statement a statement journal (a copy of every
+    // page it changes, kept to undo it alone): a failure ends the transaction anyway.
+    let insert = match conn.backend() {
+        BackendKind::Sqlite => "INSERT OR FAIL INTO",
+        _ => "INSERT INTO",
+    };
     let header = {
         let columns: Vec<&str> = entity.fields.iter().map(|f| f.column).collect();
-        format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "))
+        format!("{insert} {table} ({}) VALUES ", columns.join(", "))
     };
     let per_row = entity.fields.len();
     // Stay under SQLite's limit of 32766 bound parameters per statement.

@@ -682,7 +682,7 @@ async fn large_binary_and_malformed_bodies_are_handled() {
         big.data().expect("JSON")[0].as_str().map(str::len),
         Some(1024 * 1024)
     );
-    assert_eq!(big.record.response["size"], 1024 * 1024 + 4);
+    assert_eq!(big.record.response()["size"], 1024 * 1024 + 4);
 
     let malformed = app
         .state

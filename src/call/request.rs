@@ -1,0 +1,451 @@
+//! From a [`CallRequest`] and its source to the HTTP request that is sent, and the redacted
+//! text that is logged for it. What every call of a source sends (configured headers and
+//! query, a fixed credential) is worked out once, when the source is read ([`FixedParts`]);
+//! a call only adds its own parts.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+
+use super::auth::{Authentication, KeyLocation};
+use super::calllog::{LoggedHeaders, LoggedRequest, json_text};
+use super::soap;
+use super::source::{SourceSpec, SourceType};
+use super::{CallRequest, RequestBody};
+use crate::secret::Secret;
+
+/// The parts of every call to one source, from its configuration and authentication.
+#[derive(Debug, Clone, Default)]
+pub struct FixedParts {
+    /// Configured headers that do not place a token.
+    headers: HeaderMap,
+    /// Configured headers that place a token (`Bearer {{ oauthToken(source) }}`).
+    token_headers: Vec<(HeaderName, String)>,
+    /// Configured query parameters; a value may place a token.
+    query: Vec<(String, String)>,
+    /// A fixed credential's header (API key, Basic, bearer token); it wins over the
+    /// request's own headers.
+    auth_header: Option<(HeaderName, HeaderValue)>,
+    /// An API key sent in the query.
+    auth_query: Option<(String, Secret)>,
+}
+
+impl FixedParts {
+    /// `Err` names a configured header that cannot be sent.
+    pub fn new(
+        configuration: &Map<String, Value>,
+        authentication: Option<&Authentication>,
+    ) -> Result<Self, String> {
+        let mut parts = Self::default();
+        let configured = |key: &str| {
+            configuration
+                .get(key)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, value)| config_text(value).map(|text| (name, text)))
+        };
+        for (name, text) in configured("headers") {
+            if places_token(&text) {
+                parts.token_headers.push((header_name(name)?, text));
+            } else {
+                parts
+                    .headers
+                    .insert(header_name(name)?, header_value(name, &text)?);
+            }
+        }
+        parts.query = configured("query")
+            .map(|(name, text)| (name.clone(), text))
+            .collect();
+        let secret_header = |name: &str, value: String| -> Result<_, String> {
+            let mut value = header_value(name, &value)?;
+            value.set_sensitive(true);
+            Ok(Some((header_name(name)?, value)))
+        };
+        match authentication {
+            Some(Authentication::ApiKey {
+                name,
+                location: KeyLocation::Header,
+                value,
+            }) => parts.auth_header = secret_header(name, value.expose().to_owned())?,
+            Some(Authentication::ApiKey {
+                name,
+                location: KeyLocation::Query,
+                value,
+            }) => parts.auth_query = Some((name.clone(), value.clone())),
+            Some(Authentication::Basic { username, password }) => {
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", password.expose()));
+                parts.auth_header = secret_header("authorization", format!("Basic {encoded}"))?;
+            }
+            Some(Authentication::Bearer { token }) => {
+                parts.auth_header =
+                    secret_header("authorization", format!("Bearer {}", token.expose()))?;
+            }
+            _ => {}
+        }
+        Ok(parts)
+    }
+}
+
+/// A request ready to send, with its log text.
+pub struct Prepared {
+    pub request: reqwest::Request,
+    /// The redacted request description as CallLog JSON text.
+    pub logged: String,
+}
+
+/// Builds the request for one attempt. `token` is the credential of a token-based
+/// authentication (JWT, OAuth, Decos). `Err` says why no request can be built.
+pub fn prepare(
+    source: &SourceSpec,
+    request: &CallRequest,
+    token: Option<&Secret>,
+    default_timeout: Duration,
+) -> Result<Prepared, String> {
+    let fixed = source.fixed.as_ref().map_err(Clone::clone)?;
+    let mut headers = fixed.headers.clone();
+    for (name, template) in &fixed.token_headers {
+        let value = header_value(name.as_str(), &place_token(template, token))?;
+        headers.insert(name.clone(), value);
+    }
+    for (name, value) in &request.headers {
+        headers.insert(header_name(name)?, header_value(name, value)?);
+    }
+    match (&fixed.auth_header, token) {
+        (Some((name, value)), _) => {
+            headers.insert(name.clone(), value.clone());
+        }
+        (None, Some(token)) => {
+            let mut value = header_value("authorization", &format!("Bearer {}", token.expose()))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        (None, None) => {}
+    }
+
+    let Payload {
+        body,
+        content_type,
+        soap_action,
+    } = payload(source, request);
+    if let Some(content_type) = content_type {
+        if !headers.contains_key(CONTENT_TYPE) || source.kind == SourceType::Soap {
+            headers.insert(CONTENT_TYPE, header_value("content-type", &content_type)?);
+        }
+    }
+    if let Some(action) = soap_action {
+        headers.insert(
+            HeaderName::from_static("soapaction"),
+            header_value("soapaction", &action)?,
+        );
+    }
+
+    // A SOAP source posts every operation to its location.
+    let target = if source.kind == SourceType::Soap {
+        Cow::Borrowed(source.location.as_str())
+    } else {
+        join_url(&source.location, &request.endpoint)
+    };
+    let mut url = reqwest::Url::parse(&target)
+        .map_err(|e| format!("the request cannot be built: {e}: {target}"))?;
+    if !url.has_host() {
+        return Err(format!(
+            "the request cannot be built: {target} names no host"
+        ));
+    }
+    let overridden = |name: &str| request.query.iter().any(|(given, _)| given == name);
+    if !fixed.query.is_empty() || !request.query.is_empty() || fixed.auth_query.is_some() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in fixed.query.iter().filter(|(name, _)| !overridden(name)) {
+            pairs.append_pair(name, &place_token(value, token));
+        }
+        for (name, value) in &request.query {
+            pairs.append_pair(name, value);
+        }
+        if let Some((name, key)) = &fixed.auth_query {
+            pairs.append_pair(name, key.expose());
+        }
+    }
+
+    let body_length = body.as_ref().map(String::len);
+    let logged = json_text(&LoggedRequest {
+        url: source.redactor.url(url.as_str()),
+        method: request.method.as_str(),
+        headers: Some(LoggedHeaders {
+            headers: &headers,
+            redactor: &source.redactor,
+            lists: false,
+        }),
+        body_length,
+        body: body
+            .as_deref()
+            .filter(|_| source.log_body)
+            .map(|text| source.redactor.body(text)),
+        purpose: None,
+    });
+    let mut built = reqwest::Request::new(request.method.clone(), url);
+    *built.headers_mut() = headers;
+    *built.timeout_mut() = Some(source.timeout.unwrap_or(default_timeout));
+    *built.body_mut() = body.map(reqwest::Body::from);
+    Ok(Prepared {
+        request: built,
+        logged,
+    })
+}
+
+/// What a request carries besides headers and query.
+#[derive(Default)]
+struct Payload {
+    body: Option<String>,
+    /// The content type the body implies, unless the request names its own.
+    content_type: Option<String>,
+    soap_action: Option<String>,
+}
+
+/// The request's own body, else the source's configured `json` or `body`; for SOAP the
+/// envelope around the arguments.
+fn payload(source: &SourceSpec, request: &CallRequest) -> Payload {
+    if source.kind == SourceType::Soap {
+        let arguments = match &request.body {
+            Some(RequestBody::Json(value)) => value.clone(),
+            Some(RequestBody::Text(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+            None => source
+                .configuration
+                .get("json")
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
+        let soap = soap::request(
+            soap::SoapVersion::from_config(source.config_str("soapVersion")),
+            request.endpoint.trim_start_matches('/'),
+            source.config_str("namespace"),
+            source.config_str("soapAction"),
+            &arguments,
+        );
+        return Payload {
+            body: Some(soap.body),
+            content_type: Some(soap.content_type),
+            soap_action: soap.soap_action,
+        };
+    }
+    let json = |text: String| Payload {
+        body: Some(text),
+        content_type: Some("application/json".to_owned()),
+        soap_action: None,
+    };
+    let text = |text: &String| Payload {
+        body: Some(text.clone()),
+        ..Payload::default()
+    };
+    match &request.body {
+        Some(RequestBody::Json(value)) => json(value.to_string()),
+        Some(RequestBody::Text(body)) => text(body),
+        None => match (
+            source.configuration.get("json"),
+            source.configuration.get("body"),
+        ) {
+            (Some(value), _) if !value.is_null() => json(value.to_string()),
+            (_, Some(Value::String(body))) => text(body),
+            _ => Payload::default(),
+        },
+    }
+}
+
+pub fn is_absolute(endpoint: &str) -> bool {
+    endpoint.starts_with("http://") || endpoint.starts_with("https://")
+}
+
+/// The location followed by the endpoint; a full URL as endpoint is used as it is.
+pub fn join_url<'a>(location: &str, endpoint: &'a str) -> Cow<'a, str> {
+    if is_absolute(endpoint) {
+        Cow::Borrowed(endpoint)
+    } else {
+        Cow::Owned(format!("{location}{endpoint}"))
+    }
+}
+
+/// `createMethod`, `updateMethod`, `destroyMethod`, `readMethod` and `listMethod` replace the
+/// method of the matching kind of call.
+pub fn method_override(source: &SourceSpec, request: &CallRequest) -> Method {
+    let key = match request.method {
+        Method::POST => "createMethod",
+        Method::PUT | Method::PATCH => "updateMethod",
+        Method::DELETE => "destroyMethod",
+        Method::GET if request.read => "readMethod",
+        Method::GET => "listMethod",
+        _ => return request.method.clone(),
+    };
+    source
+        .config_str(key)
+        .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+        .unwrap_or_else(|| request.method.clone())
+}
+
+/// Text of a configured header or query value: strings as they are, numbers and booleans
+/// printed, a list by its first element.
+fn config_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(items) => items.first().and_then(config_text),
+        _ => None,
+    }
+}
+
+/// Whether a configuration text places a token the PHP way (`{{ oauthToken(source) }}`).
+pub fn places_token(text: &str) -> bool {
+    ["oauthToken(", "jwtToken(", "decosToken("]
+        .iter()
+        .any(|function| text.contains(function))
+}
+
+/// Replaces `{{ oauthToken(source) }}`, `{{ jwtToken(source) }}` and `{{ decosToken(source) }}`
+/// with the token; other text is kept as it is.
+fn place_token<'a>(text: &'a str, token: Option<&Secret>) -> Cow<'a, str> {
+    if !text.contains("{{") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        let expression = rest[start + 2..start + end].trim();
+        out.push_str(&rest[..start]);
+        match token.filter(|_| places_token(expression)) {
+            Some(token) => out.push_str(token.expose()),
+            None => out.push_str(&rest[start..start + end + 2]),
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+fn header_name(name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("header name {name:?} is not valid"))
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(value).map_err(|_| format!("the value of header {name} is not valid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn php_token_placeholders_take_the_token() {
+        let token = Secret::new("abc");
+        assert_eq!(
+            place_token("Bearer {{ oauthToken(source) }}", Some(&token)),
+            "Bearer abc"
+        );
+        assert_eq!(place_token("{{jwtToken(source)}}", Some(&token)), "abc");
+        assert_eq!(
+            place_token("x {{ other }} y", Some(&token)),
+            "x {{ other }} y"
+        );
+        assert_eq!(place_token("plain", None), "plain");
+    }
+
+    #[test]
+    fn configured_methods_replace_the_kind_of_call() {
+        let source = SourceSpec::from_row(
+            &json!({"configuration": {"updateMethod": "post", "readMethod": "POST"}}),
+        );
+        assert_eq!(
+            method_override(&source, &CallRequest::new(Method::PUT, "")),
+            Method::POST
+        );
+        let mut read = CallRequest::new(Method::GET, "/1");
+        read.read = true;
+        assert_eq!(method_override(&source, &read), Method::POST);
+        assert_eq!(
+            method_override(&source, &CallRequest::new(Method::GET, "")),
+            Method::GET
+        );
+    }
+
+    #[test]
+    fn a_request_takes_fixed_parts_its_own_and_the_credential_last() {
+        let source = SourceSpec::from_row(&json!({
+            "id": 1, "location": "http://127.0.0.1:9/api",
+            "configuration": {
+                "headers.Accept": "application/json", "headers.X-Trace": 7,
+                "query.limit": "100", "query.page": "1",
+                "authentication": {"type": "apiKey", "name": "key", "value": "k1", "location": "query"}
+            }
+        }));
+        let mut request = CallRequest::new(Method::GET, "/items?q=a");
+        request.query = vec![("page".into(), "2".into())];
+        request.headers = vec![("X-Trace".into(), "8".into())];
+        let prepared = prepare(&source, &request, None, Duration::from_secs(5)).expect("request");
+        assert_eq!(
+            prepared.request.url().as_str(),
+            "http://127.0.0.1:9/api/items?q=a&limit=100&page=2&key=k1"
+        );
+        assert_eq!(prepared.request.headers()["x-trace"], "8");
+        assert_eq!(prepared.request.headers()["accept"], "application/json");
+        assert_eq!(prepared.request.timeout(), Some(&Duration::from_secs(5)));
+        let logged: Value = serde_json::from_str(&prepared.logged).expect("JSON");
+        assert_eq!(
+            logged,
+            json!({
+                "url": "http://127.0.0.1:9/api/items?q=a&limit=100&page=2&key=••••",
+                "method": "GET",
+                "headers": {"accept": "application/json", "x-trace": "8"}
+            })
+        );
+    }
+
+    #[test]
+    fn a_fixed_credential_header_wins_and_is_logged_redacted() {
+        let source = SourceSpec::from_row(&json!({
+            "location": "http://127.0.0.1:9",
+            "configuration": {"authentication": {"type": "basic", "username": "u", "password": "p"}}
+        }));
+        let mut request = CallRequest::new(Method::POST, "/x");
+        request.headers = vec![("Authorization".into(), "mine".into())];
+        request.body = Some(RequestBody::Json(json!({"a": 1})));
+        let prepared = prepare(&source, &request, None, Duration::from_secs(5)).expect("request");
+        assert_eq!(prepared.request.headers()["authorization"], "Basic dTpw");
+        let logged: Value = serde_json::from_str(&prepared.logged).expect("JSON");
+        assert_eq!(logged["headers"]["authorization"], "••••");
+        assert_eq!(logged["headers"]["content-type"], "application/json");
+        assert_eq!(logged["bodyLength"], 7);
+        assert!(
+            logged.get("body").is_none(),
+            "bodies are logged with logBody only"
+        );
+    }
+
+    #[test]
+    fn bad_configured_headers_and_urls_are_named() {
+        let problem = |row: Value| {
+            let source = SourceSpec::from_row(&row);
+            let request = CallRequest::new(Method::GET, "/");
+            prepare(&source, &request, None, Duration::ZERO)
+                .err()
+                .expect("refused")
+        };
+        let bad_header = problem(json!({
+            "location": "http://127.0.0.1:9", "configuration": {"headers": {"Bad Name": "x"}}
+        }));
+        assert!(bad_header.contains("\"Bad Name\""), "{bad_header}");
+        let bad_url = problem(json!({"location": "not a url"}));
+        assert!(
+            bad_url.starts_with("the request cannot be built"),
+            "{bad_url}"
+        );
+    }
+}
