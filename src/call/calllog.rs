@@ -9,11 +9,14 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use crate::db::sql::Bind;
 use crate::db::store;
-use crate::db::{CALL_LOG, Db, FieldType, format_time};
+use crate::db::{CALL_LOG, Db, format_time};
 
 /// What stands in for a secret in logs and API answers.
 pub const REDACTED: &str = "••••";
@@ -318,32 +321,37 @@ impl CallRecord {
         (self.request.len() + self.response.len() + 512).max(4096)
     }
 
-    /// The row's binds in the call log table's field order.
+    /// The row's binds, for the fields [`STORED`] names.
     fn binds(&self) -> Vec<Bind> {
-        CALL_LOG
-            .fields
-            .iter()
-            .map(|field| match field.name {
-                "uuid" => Bind::Text(Some(self.uuid.clone())),
-                "statusCode" => Bind::Int(Some(i64::from(self.status))),
-                "statusMessage" => Bind::Text(Some(self.status_message.clone())),
-                "request" => Bind::Text(Some(self.request.clone())),
-                "response" => Bind::Text(Some(self.response.clone())),
-                "sourceId" => Bind::Int(self.source_id),
-                "synchronizationId" => Bind::Int(self.synchronization_id),
-                "created" => Bind::Time(Some(self.created)),
-                "expires" => Bind::Time(self.expires()),
-                "size" => Bind::Int(i64::try_from(self.size()).ok()),
-                _ => match field.ty {
-                    FieldType::Int => Bind::Int(None),
-                    FieldType::Bool => Bind::Bool(None),
-                    FieldType::Time => Bind::Time(None),
-                    _ => Bind::Text(None),
-                },
-            })
-            .collect()
+        vec![
+            Bind::Text(Some(self.uuid.clone())),
+            Bind::Int(Some(i64::from(self.status))),
+            Bind::Text(Some(self.status_message.clone())),
+            Bind::Text(Some(self.request.clone())),
+            Bind::Text(Some(self.response.clone())),
+            Bind::Int(self.source_id),
+            Bind::Int(self.synchronization_id),
+            Bind::Time(Some(self.created)),
+            Bind::Time(self.expires()),
+            Bind::Int(i64::try_from(self.size()).ok()),
+        ]
     }
 }
+
+/// The fields a call log row stores, in the order of [`CallRecord::binds`]; the others
+/// (`actionId`, `userId`, `sessionId`) stay empty.
+const STORED: [&str; 10] = [
+    "uuid",
+    "statusCode",
+    "statusMessage",
+    "request",
+    "response",
+    "sourceId",
+    "synchronizationId",
+    "created",
+    "expires",
+    "size",
+];
 
 /// JSON text of a log part ([`LoggedRequest`], [`LoggedResponse`]). These serialize without
 /// fail (string keys, no fallible impls); an empty object stands in should one ever not.
@@ -405,73 +413,36 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 enum Message {
-    Record(std::sync::Arc<CallRecord>),
+    Record(Arc<CallRecord>),
     Flush(oneshot::Sender<()>),
 }
 
-/// A handle on the background writer; cheap to clone.
+/// A handle on the log writer; cheap to clone.
 #[derive(Clone)]
 pub struct CallLogWriter {
-    sender: mpsc::UnboundedSender<Message>,
+    sender: mpsc::Sender<Message>,
 }
 
 /// How many rows one insert carries at most.
-const BATCH: usize = 500;
+const BATCH: usize = 512;
 /// How long the writer waits for more logs before it stores what it has.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+const GATHER: Duration = Duration::from_millis(20);
 
 impl CallLogWriter {
-    /// Starts the writer task on the current tokio runtime.
+    /// Starts the writer on a thread of its own, which stores logs in batches.
     pub fn start(db: Db) -> Self {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Message>();
-        tokio::spawn(async move {
-            let mut records = Vec::with_capacity(BATCH);
-            let mut waiting = Vec::new();
-            while let Some(message) = receiver.recv().await {
-                let mut next = Some(message);
-                let mut gathered = false;
-                loop {
-                    while let Some(message) = next.take() {
-                        match message {
-                            Message::Record(record) => records.push(record),
-                            Message::Flush(done) => waiting.push(done),
-                        }
-                        if records.len() < BATCH {
-                            next = receiver.try_recv().ok();
-                        }
-                    }
-                    // A few logs: let a busy period's logs gather for a moment (one insert per
-                    // batch, not per call). A backlog, or someone waiting: store at once.
-                    if gathered || records.len() >= BATCH / 4 || !waiting.is_empty() {
-                        break;
-                    }
-                    gathered = true;
-                    tokio::time::sleep(GATHER).await;
-                    next = receiver.try_recv().ok();
-                }
-                if !records.is_empty() {
-                    let batch = std::mem::replace(&mut records, Vec::with_capacity(BATCH));
-                    let count = batch.len();
-                    let stored = db
-                        .run(move |conn| {
-                            let rows: Vec<Vec<Bind>> = batch.iter().map(|r| r.binds()).collect();
-                            store::insert_rows(conn, &CALL_LOG, rows)
-                        })
-                        .await;
-                    if let Err(error) = stored {
-                        tracing::error!(%error, count, "Call logs could not be stored and are lost.");
-                    }
-                }
-                for done in waiting.drain(..) {
-                    let _ = done.send(());
-                }
-            }
-        });
+        let (sender, receiver) = mpsc::channel::<Message>();
+        let spawned = std::thread::Builder::new()
+            .name("call-log-writer".into())
+            .spawn(move || write_batches(&db, &receiver));
+        if let Err(error) = spawned {
+            tracing::error!(%error, "The call log writer could not start; call logs are lost.");
+        }
         Self { sender }
     }
 
     /// Queues a log for storage.
-    pub fn write(&self, record: std::sync::Arc<CallRecord>) {
+    pub fn write(&self, record: Arc<CallRecord>) {
         if self.sender.send(Message::Record(record)).is_err() {
             tracing::error!("The call log writer has stopped; a call log is lost.");
         }
@@ -482,6 +453,50 @@ impl CallLogWriter {
         let (done, wait) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).is_ok() {
             let _ = wait.await;
+        }
+    }
+}
+
+/// The writer's loop: gathers what is queued, stores it in one insert, repeats until every
+/// handle is gone.
+fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>) {
+    let mut records = Vec::with_capacity(BATCH);
+    let mut waiting = Vec::new();
+    while let Ok(message) = receiver.recv() {
+        let mut next = Some(message);
+        let mut gathered = false;
+        loop {
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Record(record) => records.push(record),
+                    Message::Flush(done) => waiting.push(done),
+                }
+                if records.len() < BATCH {
+                    next = receiver.try_recv().ok();
+                }
+            }
+            // A few logs: let a busy period's logs gather for a moment (one insert per batch,
+            // not per call). A backlog, or someone waiting: store at once.
+            if gathered || records.len() >= BATCH / 4 || !waiting.is_empty() {
+                break;
+            }
+            gathered = true;
+            std::thread::sleep(GATHER);
+            next = receiver.try_recv().ok();
+        }
+        if !records.is_empty() {
+            let stored = db.run_blocking(|conn| {
+                let rows: Vec<Vec<Bind>> = records.iter().map(|r| r.binds()).collect();
+                store::insert_fields(conn, &CALL_LOG, &STORED, rows)
+            });
+            if let Err(error) = stored {
+                let count = records.len();
+                tracing::error!(%error, count, "Call logs could not be stored and are lost.");
+            }
+            records.clear();
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
         }
     }
 }

@@ -173,36 +173,50 @@ query_fragment_for!(diesel::pg::Pg);
 #[cfg(feature = "mysql")]
 query_fragment_for!(diesel::mysql::Mysql);
 
-/// A time as diesel binds it for SQLite (`%F %T%.f`), written without parsing a format.
+/// A time as diesel binds it for SQLite (`%F %T%.f`), written digit by digit: no format
+/// string is parsed per value.
 fn sqlite_time(time: NaiveDateTime) -> String {
     use chrono::{Datelike, Timelike};
-    use std::fmt::Write;
     let nanos = time.nanosecond();
-    if !(0..=9999).contains(&time.year()) || nanos >= 1_000_000_000 {
+    let Ok(year) = u32::try_from(time.year()) else {
+        return time.format("%F %T%.f").to_string();
+    };
+    if year > 9999 || nanos >= 1_000_000_000 {
         return time.format("%F %T%.f").to_string();
     }
     let mut text = String::with_capacity(29);
-    // Writing into a String cannot fail.
-    let _ = write!(
-        text,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        time.year(),
-        time.month(),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        time.second()
-    );
-    let _ = if nanos == 0 {
-        Ok(())
-    } else if nanos % 1_000_000 == 0 {
-        write!(text, ".{:03}", nanos / 1_000_000)
-    } else if nanos % 1_000 == 0 {
-        write!(text, ".{:06}", nanos / 1_000)
-    } else {
-        write!(text, ".{nanos:09}")
-    };
+    let fields = [
+        (year, 4, ""),
+        (time.month(), 2, "-"),
+        (time.day(), 2, "-"),
+        (time.hour(), 2, " "),
+        (time.minute(), 2, ":"),
+        (time.second(), 2, ":"),
+    ];
+    for (value, width, separator) in fields {
+        text.push_str(separator);
+        push_digits(&mut text, value, width);
+    }
+    // `%.f`: no fraction for whole seconds, else milli-, micro- or nanoseconds as needed.
+    if nanos != 0 {
+        text.push('.');
+        if nanos % 1_000_000 == 0 {
+            push_digits(&mut text, nanos / 1_000_000, 3);
+        } else if nanos % 1_000 == 0 {
+            push_digits(&mut text, nanos / 1_000, 6);
+        } else {
+            push_digits(&mut text, nanos, 9);
+        }
+    }
     text
+}
+
+/// `value` with `width` digits, zero-padded.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10_u32.pow(place) % 10;
+        text.push(char::from_digit(digit, 10).unwrap_or('0'));
+    }
 }
 
 /// The length a list of `len` values is padded to: the next power of two (0 stays 0).
@@ -255,7 +269,7 @@ mod tests {
     #[test]
     fn sqlite_times_are_written_as_diesel_writes_them() {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 4).expect("date");
-        for nanos in [0, 120_000_000, 123_456_000, 123_456_789, 1_500_000_000] {
+        for nanos in [0, 7, 120_000_000, 123_456_000, 123_456_789, 1_500_000_000] {
             let time = day.and_hms_nano_opt(5, 6, 59, nanos).expect("time");
             assert_eq!(sqlite_time(time), time.format("%F %T%.f").to_string());
         }

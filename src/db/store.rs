@@ -281,12 +281,35 @@ pub fn delete(conn: &mut Conn, entity: &Entity, key: &Key) -> Result<(), StoreEr
 }
 
 /// Inserts many rows in one statement per chunk, for bulk loads (logs, benchmarks). Rows are
-/// taken as given: the caller fills every field it needs.
+/// taken as given, a bind per field in field order: the caller fills every field it needs.
 pub fn insert_rows(
     conn: &mut Conn,
     entity: &Entity,
     rows: Vec<Vec<Bind>>,
 ) -> Result<(), StoreError> {
+    let all: Vec<&str> = entity.fields.iter().map(|f| f.name).collect();
+    insert_fields(conn, entity, &all, rows)
+}
+
+/// [`insert_rows`] for rows that bind only the named `fields`, in that order; the others keep
+/// their column defaults. Rows that leave fields empty then carry fewer binds.
+pub fn insert_fields(
+    conn: &mut Conn,
+    entity: &Entity,
+    fields: &[&str],
+    rows: Vec<Vec<Bind>>,
+) -> Result<(), StoreError> {
+    let columns = fields
+        .iter()
+        .map(|name| {
+            entity.field(name).map(|f| f.column).ok_or_else(|| {
+                StoreError::Invalid(BTreeMap::from([(
+                    (*name).to_owned(),
+                    format!("is not a field of {}", entity.name),
+                )]))
+            })
+        })
+        .collect::<Result<Vec<&str>, _>>()?;
     let (table, _) = conn.table(entity);
     // On SQLite, OR FAIL spares each multi-row statement a statement journal (a copy of every
     // page it changes, kept to undo it alone): a failure ends the transaction anyway.
@@ -294,11 +317,8 @@ pub fn insert_rows(
         BackendKind::Sqlite => "INSERT OR FAIL INTO",
         _ => "INSERT INTO",
     };
-    let header = {
-        let columns: Vec<&str> = entity.fields.iter().map(|f| f.column).collect();
-        format!("{insert} {table} ({}) VALUES ", columns.join(", "))
-    };
-    let per_row = entity.fields.len();
+    let header = format!("{insert} {table} ({}) VALUES ", columns.join(", "));
+    let per_row = columns.len().max(1);
     // Stay under SQLite's limit of 32766 bound parameters per statement.
     let max_rows = 30_000 / per_row;
     conn.transaction(|conn| {
