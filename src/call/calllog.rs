@@ -4,15 +4,20 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use base64::Engine;
+use bytes::Bytes;
 use chrono::{NaiveDateTime, Utc};
+use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use thread_priority::{ThreadPriority, set_current_thread_priority};
+use tokio::sync::{Notify, oneshot};
 
 use crate::db::sql::Bind;
 use crate::db::store;
@@ -146,10 +151,10 @@ impl Redactor {
 /// A header map as logged, secrets redacted: each name with its value, or (`lists`) with the
 /// list of its values, as the PHP app logs response headers. Serialized straight into the
 /// log's JSON text, without building a JSON tree first.
-pub struct LoggedHeaders<'a> {
-    pub headers: &'a HeaderMap,
-    pub redactor: &'a Redactor,
-    pub lists: bool,
+struct LoggedHeaders<'a> {
+    headers: &'a HeaderMap,
+    redactor: &'a Redactor,
+    lists: bool,
 }
 
 impl Serialize for LoggedHeaders<'_> {
@@ -181,35 +186,34 @@ impl LoggedHeaders<'_> {
 /// The logged form of a request: URL, method and headers with secrets redacted.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LoggedRequest<'a> {
-    pub url: Cow<'a, str>,
-    pub method: &'a str,
+struct LoggedRequest<'a> {
+    url: Cow<'a, str>,
+    method: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub headers: Option<LoggedHeaders<'a>>,
+    headers: Option<LoggedHeaders<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body_length: Option<usize>,
+    body_length: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// Why a call was made that the caller did not ask for (`token`).
+    body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<&'static str>,
+    purpose: Option<&'static str>,
 }
 
 /// The logged form of a response; `body` only when the stored log keeps it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LoggedResponse<'a> {
-    pub status_code: u16,
-    pub status_message: &'a str,
+struct LoggedResponse<'a> {
+    status_code: u16,
+    status_message: &'a str,
     /// Milliseconds.
-    pub response_time: f64,
-    pub size: usize,
-    pub remote_ip: Option<IpAddr>,
-    pub headers: LoggedHeaders<'a>,
+    response_time: f64,
+    size: usize,
+    remote_ip: Option<IpAddr>,
+    headers: LoggedHeaders<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
+    body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<&'static str>,
+    encoding: Option<&'static str>,
 }
 
 /// Retention of a source's logs, in seconds; 0 keeps them.
@@ -247,94 +251,184 @@ impl Retention {
     }
 }
 
-/// One CallLog row. The request and response come as JSON text, serialized once on the call
-/// path from borrowed parts: no JSON tree is built for a log nobody reads.
+/// What a call sent, as it was sent: redacted only when it is written out.
+#[derive(Debug, Clone)]
+pub struct SentRequest {
+    pub method: Method,
+    pub url: String,
+    /// `None` for calls logged without headers (refusals, token requests).
+    pub headers: Option<HeaderMap>,
+    pub body_length: Option<usize>,
+    /// The body, kept with `logBody`.
+    pub body: Option<String>,
+    /// Why a call was made that the caller did not ask for (`token`).
+    pub purpose: Option<&'static str>,
+}
+
+/// What a call got back.
+#[derive(Debug, Clone, Default)]
+pub struct GotResponse {
+    pub elapsed: Duration,
+    pub remote_ip: Option<IpAddr>,
+    pub headers: HeaderMap,
+    /// The whole body's size.
+    pub size: usize,
+    /// The body, kept for errors and with `logBody`.
+    pub body: Option<Bytes>,
+}
+
+/// Whose log a record is and how it is kept.
+#[derive(Debug, Clone)]
+pub struct LogOwner {
+    pub source_id: Option<i64>,
+    pub synchronization_id: Option<i64>,
+    pub redactor: Arc<Redactor>,
+    pub retention: Retention,
+}
+
+/// One CallLog: the facts of a call as they were. Its redacted JSON is written on the log
+/// writer's thread when the row is stored (or when the API shows it), not on the call path.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
     pub uuid: String,
     pub created: NaiveDateTime,
-    pub source_id: Option<i64>,
-    pub synchronization_id: Option<i64>,
+    pub owner: LogOwner,
     pub status: u16,
     pub status_message: String,
-    /// Redacted request description, as JSON text.
-    request: String,
-    /// Redacted response description, as JSON text; has `body` only when the stored log
-    /// keeps it.
-    response: String,
-    pub retention: Retention,
+    request: SentRequest,
+    response: GotResponse,
 }
 
 impl CallRecord {
     pub fn new(
-        source_id: Option<i64>,
-        synchronization_id: Option<i64>,
+        owner: LogOwner,
         status: u16,
         status_message: &str,
-        request: String,
-        response: String,
-        retention: Retention,
+        request: SentRequest,
+        response: GotResponse,
     ) -> Self {
         Self {
             uuid: crate::db::new_row_uuid(),
             created: Utc::now().naive_utc(),
-            source_id,
-            synchronization_id,
+            owner,
             status,
             status_message: truncate(status_message, 255),
             request,
             response,
-            retention,
         }
     }
 
     fn expires(&self) -> Option<NaiveDateTime> {
-        self.retention.expires(self.created, self.status)
+        self.owner.retention.expires(self.created, self.status)
     }
 
+    fn logged_request(&self) -> LoggedRequest<'_> {
+        let (request, redactor) = (&self.request, &*self.owner.redactor);
+        LoggedRequest {
+            url: redactor.url(&request.url),
+            method: request.method.as_str(),
+            headers: request.headers.as_ref().map(|headers| LoggedHeaders {
+                headers,
+                redactor,
+                lists: false,
+            }),
+            body_length: request.body_length,
+            body: request.body.as_deref().map(|body| redactor.body(body)),
+            purpose: request.purpose,
+        }
+    }
+
+    fn logged_response(&self) -> LoggedResponse<'_> {
+        let (response, redactor) = (&self.response, &*self.owner.redactor);
+        let (body, encoding) = response
+            .body
+            .as_ref()
+            .map(|body| body_text(redactor, body))
+            .unzip();
+        LoggedResponse {
+            status_code: self.status,
+            status_message: &self.status_message,
+            response_time: response.elapsed.as_secs_f64() * 1000.0,
+            size: response.size,
+            remote_ip: response.remote_ip,
+            headers: LoggedHeaders {
+                headers: &response.headers,
+                redactor,
+                lists: true,
+            },
+            body,
+            encoding,
+        }
+    }
+
+    /// The logged request, redacted.
     pub fn request(&self) -> Value {
-        serde_json::from_str(&self.request).unwrap_or(Value::Null)
+        serde_json::to_value(self.logged_request()).unwrap_or(Value::Null)
     }
 
+    /// The logged response, redacted; `body` only where the stored log keeps it.
     pub fn response(&self) -> Value {
-        serde_json::from_str(&self.response).unwrap_or(Value::Null)
+        serde_json::to_value(self.logged_response()).unwrap_or(Value::Null)
     }
 
     /// The wire form of the log, as the API shows it.
     pub fn to_json(&self) -> Value {
-        let mut log = json!({
+        let (request, response) = self.texts();
+        let parse = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
+        json!({
             "uuid": self.uuid,
             "statusCode": self.status,
             "statusMessage": self.status_message,
-            "request": self.request(),
-            "response": self.response(),
-            "sourceId": self.source_id,
-            "synchronizationId": self.synchronization_id,
+            "request": parse(&request),
+            "response": parse(&response),
+            "sourceId": self.owner.source_id,
+            "synchronizationId": self.owner.synchronization_id,
             "created": format_time(self.created),
             "expires": self.expires().map(format_time),
-        });
-        log["size"] = Value::from(self.size());
-        log
+            "size": row_size(&request, &response),
+        })
     }
 
-    fn size(&self) -> usize {
-        (self.request.len() + self.response.len() + 512).max(4096)
+    /// The JSON texts of the logged request and response.
+    fn texts(&self) -> (String, String) {
+        (
+            json_text(&self.logged_request()),
+            json_text(&self.logged_response()),
+        )
     }
 
     /// The row's binds, for the fields [`STORED`] names.
     fn binds(&self) -> Vec<Bind> {
+        let (request, response) = self.texts();
+        let size = i64::try_from(row_size(&request, &response)).ok();
         vec![
             Bind::Text(Some(self.uuid.clone())),
             Bind::Int(Some(i64::from(self.status))),
             Bind::Text(Some(self.status_message.clone())),
-            Bind::Text(Some(self.request.clone())),
-            Bind::Text(Some(self.response.clone())),
-            Bind::Int(self.source_id),
-            Bind::Int(self.synchronization_id),
+            Bind::Text(Some(request)),
+            Bind::Text(Some(response)),
+            Bind::Int(self.owner.source_id),
+            Bind::Int(self.owner.synchronization_id),
             Bind::Time(Some(self.created)),
             Bind::Time(self.expires()),
-            Bind::Int(i64::try_from(self.size()).ok()),
+            Bind::Int(size),
         ]
+    }
+}
+
+/// A log row's size as the PHP app reckons it: at least 4 KB.
+fn row_size(request: &str, response: &str) -> usize {
+    (request.len() + response.len() + 512).max(4096)
+}
+
+/// A body as log text: redacted UTF-8, or base64 when it is not text.
+pub fn body_text(redactor: &Redactor, body: &[u8]) -> (String, &'static str) {
+    match std::str::from_utf8(body) {
+        Ok(text) => (redactor.body(text), "UTF-8"),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(body),
+            "base64",
+        ),
     }
 }
 
@@ -353,9 +447,9 @@ const STORED: [&str; 10] = [
     "size",
 ];
 
-/// JSON text of a log part ([`LoggedRequest`], [`LoggedResponse`]). These serialize without
-/// fail (string keys, no fallible impls); an empty object stands in should one ever not.
-pub fn json_text(part: &impl Serialize) -> String {
+/// JSON text of a log part. Ours serialize without fail (string keys, no fallible impls);
+/// an empty object stands in should one ever not.
+fn json_text(part: &impl Serialize) -> String {
     serde_json::to_string(part).unwrap_or_else(|_| "{}".to_owned())
 }
 
@@ -421,30 +515,77 @@ enum Message {
 #[derive(Clone)]
 pub struct CallLogWriter {
     sender: mpsc::Sender<Message>,
+    backlog: Arc<Backlog>,
+}
+
+/// Logs queued and not yet stored, shared by the handles and the writer.
+struct Backlog {
+    queued: AtomicUsize,
+    /// Past this many queued logs, callers wait for the writer ([`CallLogWriter::keep_up`]).
+    limit: usize,
+    drained: Notify,
 }
 
 /// How many rows one insert carries at most.
 const BATCH: usize = 512;
 /// How long the writer waits for more logs before it stores what it has.
 const GATHER: Duration = Duration::from_millis(20);
+/// Queued logs past which calls wait for the writer: some 20 batches, a few MB.
+const BACKLOG_LIMIT: usize = 10_000;
 
 impl CallLogWriter {
     /// Starts the writer on a thread of its own, which stores logs in batches.
     pub fn start(db: Db) -> Self {
+        Self::with_backlog_limit(db, BACKLOG_LIMIT)
+    }
+
+    fn with_backlog_limit(db: Db, limit: usize) -> Self {
         let (sender, receiver) = mpsc::channel::<Message>();
+        let backlog = Arc::new(Backlog {
+            queued: AtomicUsize::new(0),
+            limit,
+            drained: Notify::new(),
+        });
+        let shared = Arc::clone(&backlog);
         let spawned = std::thread::Builder::new()
             .name("call-log-writer".into())
-            .spawn(move || write_batches(&db, &receiver));
+            .spawn(move || {
+                // Logs are bookkeeping: under load the calls come first, and the writer stores
+                // in the CPU time they leave. The backlog limit keeps it from falling behind
+                // for good.
+                if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
+                    tracing::debug!(?error, "The call log writer keeps the normal priority.");
+                }
+                write_batches(&db, &receiver, &shared);
+            });
         if let Err(error) = spawned {
             tracing::error!(%error, "The call log writer could not start; call logs are lost.");
         }
-        Self { sender }
+        Self { sender, backlog }
     }
 
     /// Queues a log for storage.
     pub fn write(&self, record: Arc<CallRecord>) {
+        self.backlog.queued.fetch_add(1, Ordering::Relaxed);
         if self.sender.send(Message::Record(record)).is_err() {
+            self.backlog.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("The call log writer has stopped; a call log is lost.");
+        }
+    }
+
+    /// Waits while more logs are queued than the writer may fall behind by: calls then go
+    /// at the speed logs are stored, and memory stays bounded.
+    pub async fn keep_up(&self) {
+        let behind = || self.backlog.queued.load(Ordering::Relaxed) > self.backlog.limit;
+        while behind() {
+            let drained = self.backlog.drained.notified();
+            tokio::pin!(drained);
+            // Registered before the second look, so a batch stored in between still wakes us.
+            drained.as_mut().enable();
+            if !behind() {
+                return;
+            }
+            drained.await;
         }
     }
 
@@ -459,7 +600,7 @@ impl CallLogWriter {
 
 /// The writer's loop: gathers what is queued, stores it in one insert, repeats until every
 /// handle is gone.
-fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>) {
+fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>, backlog: &Backlog) {
     let mut records = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     while let Ok(message) = receiver.recv() {
@@ -493,6 +634,8 @@ fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>) {
                 let count = records.len();
                 tracing::error!(%error, count, "Call logs could not be stored and are lost.");
             }
+            backlog.queued.fetch_sub(records.len(), Ordering::Relaxed);
+            backlog.drained.notify_waiters();
             records.clear();
         }
         for done in waiting.drain(..) {
@@ -554,6 +697,62 @@ mod tests {
             logged(false),
             json!({"set-cookie": REDACTED, "x-seen": "two", "x-raw": "caf\u{fffd}"})
         );
+    }
+
+    #[tokio::test]
+    async fn callers_wait_while_more_logs_are_queued_than_the_limit() {
+        let dir = std::env::temp_dir().join(format!("oc-calllog-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("logs.sqlite");
+        let db = Db::connect(&path.to_string_lossy(), "oc_openconnector_", 2).expect("db");
+        db.run_blocking(|conn| conn.run_pending_migrations())
+            .expect("migrations");
+        let writer = CallLogWriter::with_backlog_limit(db.clone(), 3);
+        let owner = LogOwner {
+            source_id: Some(1),
+            synchronization_id: None,
+            redactor: Arc::new(Redactor::new(&[], &[])),
+            retention: Retention {
+                success: 60,
+                error: 60,
+            },
+        };
+        let request = SentRequest {
+            method: Method::GET,
+            url: "http://127.0.0.1:9/items".into(),
+            headers: None,
+            body_length: None,
+            body: None,
+            purpose: None,
+        };
+        for _ in 0..50 {
+            let record = CallRecord::new(
+                owner.clone(),
+                200,
+                "OK",
+                request.clone(),
+                GotResponse::default(),
+            );
+            writer.write(Arc::new(record));
+        }
+        writer.keep_up().await;
+        assert!(writer.backlog.queued.load(Ordering::Relaxed) <= 3);
+        let rows = db
+            .run_blocking(|conn| {
+                let mut sql = conn.sql();
+                sql.push(&format!("SELECT COUNT(*) FROM {}", conn.table(&CALL_LOG).0));
+                conn.load(&sql)
+            })
+            .expect("count");
+        let stored: usize = rows[0].0[0]
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            stored >= 47,
+            "only {stored} of 50 logs were stored when the caller went on"
+        );
+        writer.flush().await;
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

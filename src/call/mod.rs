@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, Method};
@@ -25,7 +24,7 @@ use serde_json::{Map, Value, json};
 use crate::db::Db;
 use crate::secret::Secret;
 use auth::{AuthError, Authentication, CachedToken, TokenCache};
-use calllog::{CallLogWriter, CallRecord, LoggedHeaders, LoggedRequest, LoggedResponse, json_text};
+use calllog::{CallLogWriter, CallRecord, GotResponse, LogOwner, SentRequest};
 use ratelimit::{LocalLimit, RateLimits};
 use request::{is_absolute, join_url, method_override};
 use retry::RetryPolicy;
@@ -87,17 +86,6 @@ pub struct CallResponse {
     pub record: Arc<CallRecord>,
 }
 
-/// The body as log text: redacted UTF-8, or base64 when it is not text.
-fn body_text(source: &SourceSpec, body: &Bytes) -> (String, &'static str) {
-    match std::str::from_utf8(body) {
-        Ok(text) => (source.redactor.body(text), "UTF-8"),
-        Err(_) => (
-            base64::engine::general_purpose::STANDARD.encode(body),
-            "base64",
-        ),
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("the response body is neither JSON nor XML: {0}")]
@@ -110,7 +98,7 @@ impl CallResponse {
     pub fn log(&self, source: &SourceSpec) -> Value {
         let mut log = self.record.to_json();
         if log["response"].get("body").is_none() {
-            let (text, encoding) = body_text(source, &self.body);
+            let (text, encoding) = calllog::body_text(&source.redactor, &self.body);
             log["response"]["body"] = Value::String(text);
             log["response"]["encoding"] = Value::String(encoding.into());
         }
@@ -206,6 +194,7 @@ impl CallService {
     /// other call.
     #[tracing::instrument(level = "debug", skip_all, fields(source = source.id, method = %request.method, endpoint = %request.endpoint))]
     pub async fn call(&self, source: &SourceSpec, mut request: CallRequest) -> CallResponse {
+        self.logs.keep_up().await;
         if !source.enabled {
             return self.refuse(source, &request, 409, "This source is not enabled");
         }
@@ -291,17 +280,14 @@ impl CallService {
             let wait = source
                 .id
                 .and_then(|id| self.limits.observe(id, status, &headers));
-            let record = self.log(
-                source,
-                &request,
-                prepared.logged,
-                status,
-                &message,
-                &headers,
-                &body,
+            let got = GotResponse {
                 elapsed,
                 remote_ip,
-            );
+                headers: headers.clone(),
+                size: body.len(),
+                body: Some(body.clone()),
+            };
+            let record = self.log(source, &request, status, &message, prepared.sent, got);
 
             if status == 401 && !refreshed {
                 if let Some(token) = &token {
@@ -352,27 +338,21 @@ impl CallService {
         status: u16,
         message: &str,
     ) -> CallResponse {
-        let url = join_url(&source.location, &request.endpoint);
-        let logged_request = json_text(&LoggedRequest {
-            url: source.redactor.url(&url),
-            method: request.method.as_str(),
+        let sent = SentRequest {
+            method: request.method.clone(),
+            url: join_url(&source.location, &request.endpoint).into_owned(),
             headers: None,
             body_length: None,
             body: None,
             purpose: None,
-        });
+        };
         let body = Bytes::from(json!({ "error": message }).to_string());
-        let record = self.log(
-            source,
-            request,
-            logged_request,
-            status,
-            message,
-            &HeaderMap::new(),
-            &body,
-            Duration::ZERO,
-            None,
-        );
+        let got = GotResponse {
+            size: body.len(),
+            body: Some(body.clone()),
+            ..GotResponse::default()
+        };
+        let record = self.log(source, request, status, message, sent, got);
         CallResponse {
             status,
             headers: HeaderMap::new(),
@@ -381,46 +361,27 @@ impl CallService {
         }
     }
 
-    /// Builds the attempt's CallLog and queues it for storage. The body is kept (redacted)
-    /// only for errors and sources with `logBody`; reading it costs, so nothing else does.
-    #[allow(clippy::too_many_arguments)] // one log row's parts, gathered in one place
+    /// Queues the attempt's CallLog for storage. The body is kept only for errors and
+    /// sources with `logBody`; it is redacted, like the rest, when the log is written.
     fn log(
         &self,
         source: &SourceSpec,
         request: &CallRequest,
-        logged_request: String,
         status: u16,
         message: &str,
-        headers: &HeaderMap,
-        body: &Bytes,
-        elapsed: Duration,
-        remote_ip: Option<std::net::IpAddr>,
+        sent: SentRequest,
+        mut got: GotResponse,
     ) -> Arc<CallRecord> {
-        let kept_body = (status >= 400 || source.log_body).then(|| body_text(source, body));
-        let (body_text, encoding) = kept_body.unzip();
-        let response = json_text(&LoggedResponse {
-            status_code: status,
-            status_message: message,
-            response_time: elapsed.as_secs_f64() * 1000.0,
-            size: body.len(),
-            remote_ip,
-            headers: LoggedHeaders {
-                headers,
-                redactor: &source.redactor,
-                lists: true,
-            },
-            body: body_text,
-            encoding,
-        });
-        let record = Arc::new(CallRecord::new(
-            source.id,
-            request.synchronization_id,
-            status,
-            message,
-            logged_request,
-            response,
-            source.retention.with_global(&self.settings.retention.get()),
-        ));
+        if status < 400 && !source.log_body {
+            got.body = None;
+        }
+        let owner = LogOwner {
+            source_id: source.id,
+            synchronization_id: request.synchronization_id,
+            redactor: Arc::clone(&source.redactor),
+            retention: source.retention.with_global(&self.settings.retention.get()),
+        };
+        let record = Arc::new(CallRecord::new(owner, status, message, sent, got));
         self.logs.write(Arc::clone(&record));
         record
     }
@@ -473,14 +434,14 @@ impl CallService {
         location: &str,
     ) -> Result<CachedToken, AuthError> {
         let request = CallRequest::new(Method::POST, url);
-        let logged_request = json_text(&LoggedRequest {
-            url: source.redactor.url(url),
-            method: "POST",
+        let sent = SentRequest {
+            method: Method::POST,
+            url: url.to_owned(),
             headers: None,
             body_length: None,
             body: None,
             purpose: Some("token"),
-        });
+        };
         let started = Instant::now();
         let response = builder
             .send()
@@ -493,17 +454,14 @@ impl CallService {
             .await
             .map_err(|e| AuthError::TokenUnreachable(e.to_string()))?;
         let message = status.canonical_reason().unwrap_or_default();
-        self.log(
-            source,
-            &request,
-            logged_request,
-            status.as_u16(),
-            message,
-            &headers,
-            &body,
-            started.elapsed(),
-            None,
-        );
+        let got = GotResponse {
+            elapsed: started.elapsed(),
+            remote_ip: None,
+            headers,
+            size: body.len(),
+            body: Some(body.clone()),
+        };
+        self.log(source, &request, status.as_u16(), message, sent, got);
         let refused = |message: String| AuthError::TokenRefused {
             status: status.as_u16(),
             message,

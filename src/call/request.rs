@@ -1,5 +1,5 @@
-//! From a [`CallRequest`] and its source to the HTTP request that is sent, and the redacted
-//! text that is logged for it. What every call of a source sends (configured headers and
+//! From a [`CallRequest`] and its source to the HTTP request that is sent, and what its
+//! CallLog keeps of it. What every call of a source sends (configured headers and
 //! query, a fixed credential) is worked out once, when the source is read ([`FixedParts`]);
 //! a call only adds its own parts.
 
@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
 use super::auth::{Authentication, KeyLocation};
-use super::calllog::{LoggedHeaders, LoggedRequest, json_text};
+use super::calllog::SentRequest;
 use super::soap;
 use super::source::{SourceSpec, SourceType};
 use super::{CallRequest, RequestBody};
@@ -92,11 +92,10 @@ impl FixedParts {
     }
 }
 
-/// A request ready to send, with its log text.
+/// A request ready to send, with what its log keeps of it.
 pub struct Prepared {
     pub request: reqwest::Request,
-    /// The redacted request description as CallLog JSON text.
-    pub logged: String,
+    pub sent: SentRequest,
 }
 
 /// Builds the request for one attempt. `token` is the credential of a token-based
@@ -172,29 +171,21 @@ pub fn prepare(
         }
     }
 
-    let body_length = body.as_ref().map(String::len);
-    let logged = json_text(&LoggedRequest {
-        url: source.redactor.url(url.as_str()),
-        method: request.method.as_str(),
-        headers: Some(LoggedHeaders {
-            headers: &headers,
-            redactor: &source.redactor,
-            lists: false,
-        }),
-        body_length,
-        body: body
-            .as_deref()
-            .filter(|_| source.log_body)
-            .map(|text| source.redactor.body(text)),
+    let sent = SentRequest {
+        method: request.method.clone(),
+        url: url.as_str().to_owned(),
+        headers: Some(headers.clone()),
+        body_length: body.as_ref().map(String::len),
+        body: if source.log_body { body.clone() } else { None },
         purpose: None,
-    });
+    };
     let mut built = reqwest::Request::new(request.method.clone(), url);
     *built.headers_mut() = headers;
     *built.timeout_mut() = Some(source.timeout.unwrap_or(default_timeout));
     *built.body_mut() = body.map(reqwest::Body::from);
     Ok(Prepared {
         request: built,
-        logged,
+        sent,
     })
 }
 
@@ -341,7 +332,20 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::calllog::{CallRecord, GotResponse, LogOwner};
     use serde_json::json;
+    use std::sync::Arc;
+
+    /// The request as its CallLog shows it.
+    fn logged(source: &SourceSpec, prepared: Prepared) -> Value {
+        let owner = LogOwner {
+            source_id: source.id,
+            synchronization_id: None,
+            redactor: Arc::clone(&source.redactor),
+            retention: source.retention,
+        };
+        CallRecord::new(owner, 200, "OK", prepared.sent, GotResponse::default()).request()
+    }
 
     #[test]
     fn php_token_placeholders_take_the_token() {
@@ -397,9 +401,8 @@ mod tests {
         assert_eq!(prepared.request.headers()["x-trace"], "8");
         assert_eq!(prepared.request.headers()["accept"], "application/json");
         assert_eq!(prepared.request.timeout(), Some(&Duration::from_secs(5)));
-        let logged: Value = serde_json::from_str(&prepared.logged).expect("JSON");
         assert_eq!(
-            logged,
+            logged(&source, prepared),
             json!({
                 "url": "http://127.0.0.1:9/api/items?q=a&limit=100&page=2&key=••••",
                 "method": "GET",
@@ -419,7 +422,7 @@ mod tests {
         request.body = Some(RequestBody::Json(json!({"a": 1})));
         let prepared = prepare(&source, &request, None, Duration::from_secs(5)).expect("request");
         assert_eq!(prepared.request.headers()["authorization"], "Basic dTpw");
-        let logged: Value = serde_json::from_str(&prepared.logged).expect("JSON");
+        let logged = logged(&source, prepared);
         assert_eq!(logged["headers"]["authorization"], "••••");
         assert_eq!(logged["headers"]["content-type"], "application/json");
         assert_eq!(logged["bodyLength"], 7);

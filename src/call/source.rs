@@ -1,6 +1,7 @@
 //! A source as the call service needs it: read once from its stored row, configuration
 //! expanded from flat dot keys.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -32,7 +33,7 @@ pub struct SourceSpec {
     pub auth: Result<Authentication, String>,
     /// Identifies the source and its credentials for the token cache.
     pub auth_key: String,
-    pub redactor: Redactor,
+    pub redactor: Arc<Redactor>,
     /// What every call sends, or which configured header cannot be sent.
     pub fixed: Result<FixedParts, String>,
     /// `logBody`: keep request and response bodies in every CallLog, not only on errors.
@@ -110,7 +111,7 @@ impl SourceSpec {
                 }),
                 _ => None,
             },
-            redactor: Redactor::new(&secret_headers, &secret_query),
+            redactor: Arc::new(Redactor::new(&secret_headers, &secret_query)),
             auth,
             auth_key,
             fixed,
