@@ -160,14 +160,22 @@ struct LoggedHeaders<'a> {
 impl Serialize for LoggedHeaders<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.headers.keys_len()))?;
-        for name in self.headers.keys() {
-            let values = self.headers.get_all(name);
+        // A header map yields a name's values one after another: grouping neighbours needs
+        // no lookup per name.
+        let mut entries = self.headers.iter().peekable();
+        while let Some((name, first)) = entries.next() {
+            let mut more = std::iter::from_fn(|| {
+                entries
+                    .next_if(|(next, _)| *next == name)
+                    .map(|(_, value)| value)
+            });
             if self.lists {
-                let logged: Vec<Cow<'_, str>> =
-                    values.iter().map(|value| self.value(name, value)).collect();
-                map.serialize_entry(name.as_str(), &logged)?;
-            } else if let Some(value) = values.iter().next_back() {
-                map.serialize_entry(name.as_str(), &self.value(name, value))?;
+                let mut values = vec![self.value(name, first)];
+                values.extend(more.map(|value| self.value(name, value)));
+                map.serialize_entry(name.as_str(), &values)?;
+            } else {
+                let last = more.by_ref().last().unwrap_or(first);
+                map.serialize_entry(name.as_str(), &self.value(name, last))?;
             }
         }
         map.end()

@@ -239,11 +239,10 @@ impl CallService {
                 Ok(token) => token,
                 Err(error) => return self.refuse(source, &request, 401, &error.to_string()),
             };
-            let prepared =
-                match request::prepare(source, &request, token.as_ref(), self.settings.timeout) {
-                    Ok(prepared) => prepared,
-                    Err(problem) => return self.refuse(source, &request, 500, &problem),
-                };
+            let prepared = match request::prepare(source, &request, token.as_ref()) {
+                Ok(prepared) => prepared,
+                Err(problem) => return self.refuse(source, &request, 500, &problem),
+            };
             let started = Instant::now();
             let outcome = match client.execute(prepared.request).await {
                 Ok(response) => {

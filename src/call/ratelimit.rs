@@ -85,11 +85,17 @@ impl RateLimits {
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
         let retry_after = retry_after(headers, now);
+        let remaining = number("x-ratelimit-remaining");
+        let reset = number("x-ratelimit-reset");
+        // A success that says nothing of limits changes nothing, and its wait is never asked.
+        if status < 400 && remaining.is_none() && reset.is_none() && retry_after.is_none() {
+            return None;
+        }
         self.with_state(source, |state| {
-            if let Some(remaining) = number("x-ratelimit-remaining") {
+            if let Some(remaining) = remaining {
                 state.remaining = i64::try_from(remaining).ok();
             }
-            if let Some(reset) = number("x-ratelimit-reset") {
+            if let Some(reset) = reset {
                 state.reset = Some(if reset < RESET_IS_TIMESTAMP_FROM {
                     now + reset
                 } else {

@@ -4,7 +4,6 @@
 //! a call only adds its own parts.
 
 use std::borrow::Cow;
-use std::time::Duration;
 
 use base64::Engine;
 use reqwest::Method;
@@ -104,7 +103,6 @@ pub fn prepare(
     source: &SourceSpec,
     request: &CallRequest,
     token: Option<&Secret>,
-    default_timeout: Duration,
 ) -> Result<Prepared, String> {
     let fixed = source.fixed.as_ref().map_err(Clone::clone)?;
     let mut headers = fixed.headers.clone();
@@ -181,7 +179,8 @@ pub fn prepare(
     };
     let mut built = reqwest::Request::new(request.method.clone(), url);
     *built.headers_mut() = headers;
-    *built.timeout_mut() = Some(source.timeout.unwrap_or(default_timeout));
+    // The client's own total timeout applies unless the source sets one.
+    *built.timeout_mut() = source.timeout;
     *built.body_mut() = body.map(reqwest::Body::from);
     Ok(Prepared {
         request: built,
@@ -256,7 +255,10 @@ pub fn join_url<'a>(location: &str, endpoint: &'a str) -> Cow<'a, str> {
     if is_absolute(endpoint) {
         Cow::Borrowed(endpoint)
     } else {
-        Cow::Owned(format!("{location}{endpoint}"))
+        let mut url = String::with_capacity(location.len() + endpoint.len());
+        url.push_str(location);
+        url.push_str(endpoint);
+        Cow::Owned(url)
     }
 }
 
@@ -335,6 +337,7 @@ mod tests {
     use crate::call::calllog::{CallRecord, GotResponse, LogOwner};
     use serde_json::json;
     use std::sync::Arc;
+    use std::time::Duration;
 
     /// The request as its CallLog shows it.
     fn logged(source: &SourceSpec, prepared: Prepared) -> Value {
@@ -385,6 +388,7 @@ mod tests {
         let source = SourceSpec::from_row(&json!({
             "id": 1, "location": "http://127.0.0.1:9/api",
             "configuration": {
+                "timeout": 5,
                 "headers.Accept": "application/json", "headers.X-Trace": 7,
                 "query.limit": "100", "query.page": "1",
                 "authentication": {"type": "apiKey", "name": "key", "value": "k1", "location": "query"}
@@ -393,7 +397,7 @@ mod tests {
         let mut request = CallRequest::new(Method::GET, "/items?q=a");
         request.query = vec![("page".into(), "2".into())];
         request.headers = vec![("X-Trace".into(), "8".into())];
-        let prepared = prepare(&source, &request, None, Duration::from_secs(5)).expect("request");
+        let prepared = prepare(&source, &request, None).expect("request");
         assert_eq!(
             prepared.request.url().as_str(),
             "http://127.0.0.1:9/api/items?q=a&limit=100&page=2&key=k1"
@@ -401,6 +405,13 @@ mod tests {
         assert_eq!(prepared.request.headers()["x-trace"], "8");
         assert_eq!(prepared.request.headers()["accept"], "application/json");
         assert_eq!(prepared.request.timeout(), Some(&Duration::from_secs(5)));
+        let untimed = SourceSpec::from_row(&json!({"location": "http://127.0.0.1:9"}));
+        let plain = prepare(&untimed, &CallRequest::new(Method::GET, "/"), None).expect("request");
+        assert_eq!(
+            plain.request.timeout(),
+            None,
+            "the client's default applies"
+        );
         assert_eq!(
             logged(&source, prepared),
             json!({
@@ -420,7 +431,7 @@ mod tests {
         let mut request = CallRequest::new(Method::POST, "/x");
         request.headers = vec![("Authorization".into(), "mine".into())];
         request.body = Some(RequestBody::Json(json!({"a": 1})));
-        let prepared = prepare(&source, &request, None, Duration::from_secs(5)).expect("request");
+        let prepared = prepare(&source, &request, None).expect("request");
         assert_eq!(prepared.request.headers()["authorization"], "Basic dTpw");
         let logged = logged(&source, prepared);
         assert_eq!(logged["headers"]["authorization"], "••••");
@@ -437,9 +448,7 @@ mod tests {
         let problem = |row: Value| {
             let source = SourceSpec::from_row(&row);
             let request = CallRequest::new(Method::GET, "/");
-            prepare(&source, &request, None, Duration::ZERO)
-                .err()
-                .expect("refused")
+            prepare(&source, &request, None).err().expect("refused")
         };
         let bad_header = problem(json!({
             "location": "http://127.0.0.1:9", "configuration": {"headers": {"Bad Name": "x"}}
