@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -532,6 +532,19 @@ struct Backlog {
     /// Past this many queued logs, callers wait for the writer ([`CallLogWriter::keep_up`]).
     limit: usize,
     drained: Notify,
+    /// Set when the writer has ended, however: nobody waits for it then.
+    stopped: AtomicBool,
+}
+
+/// Marks the backlog stopped when the writer's thread ends, even by a panic, and wakes whoever
+/// waits: calls must not wait for logs that will never be stored.
+struct StopOnExit<'a>(&'a Backlog);
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.stopped.store(true, Ordering::Relaxed);
+        self.0.drained.notify_waiters();
+    }
 }
 
 /// How many rows one insert carries at most.
@@ -553,6 +566,7 @@ impl CallLogWriter {
             queued: AtomicUsize::new(0),
             limit,
             drained: Notify::new(),
+            stopped: AtomicBool::new(false),
         });
         let shared = Arc::clone(&backlog);
         let spawned = std::thread::Builder::new()
@@ -564,6 +578,7 @@ impl CallLogWriter {
                 if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
                     tracing::debug!(?error, "The call log writer keeps the normal priority.");
                 }
+                let _stop = StopOnExit(&shared);
                 write_batches(&db, &receiver, &shared);
             });
         if let Err(error) = spawned {
@@ -584,7 +599,11 @@ impl CallLogWriter {
     /// Waits while more logs are queued than the writer may fall behind by: calls then go
     /// at the speed logs are stored, and memory stays bounded.
     pub async fn keep_up(&self) {
-        let behind = || self.backlog.queued.load(Ordering::Relaxed) > self.backlog.limit;
+        let backlog = &self.backlog;
+        let behind = || {
+            backlog.queued.load(Ordering::Relaxed) > backlog.limit
+                && !backlog.stopped.load(Ordering::Relaxed)
+        };
         while behind() {
             let drained = self.backlog.drained.notified();
             tokio::pin!(drained);
