@@ -273,6 +273,20 @@ pub struct SentRequest {
     pub purpose: Option<&'static str>,
 }
 
+impl SentRequest {
+    /// A request logged by its method and URL alone (a refusal, a token request).
+    pub fn without_headers(method: Method, url: String, purpose: Option<&'static str>) -> Self {
+        Self {
+            method,
+            url,
+            headers: None,
+            body_length: None,
+            body: None,
+            purpose,
+        }
+    }
+}
+
 /// What a call got back.
 #[derive(Debug, Clone, Default)]
 pub struct GotResponse {
@@ -743,14 +757,8 @@ mod tests {
                 error: 60,
             },
         };
-        let request = SentRequest {
-            method: Method::GET,
-            url: "http://127.0.0.1:9/items".into(),
-            headers: None,
-            body_length: None,
-            body: None,
-            purpose: None,
-        };
+        let request =
+            SentRequest::without_headers(Method::GET, "http://127.0.0.1:9/items".into(), None);
         for _ in 0..50 {
             let record = CallRecord::new(
                 owner.clone(),

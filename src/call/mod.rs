@@ -337,14 +337,8 @@ impl CallService {
         status: u16,
         message: &str,
     ) -> CallResponse {
-        let sent = SentRequest {
-            method: request.method.clone(),
-            url: join_url(&source.location, &request.endpoint).into_owned(),
-            headers: None,
-            body_length: None,
-            body: None,
-            purpose: None,
-        };
+        let url = join_url(&source.location, &request.endpoint).into_owned();
+        let sent = SentRequest::without_headers(request.method.clone(), url, None);
         let body = Bytes::from(json!({ "error": message }).to_string());
         let got = GotResponse {
             size: body.len(),
@@ -433,14 +427,7 @@ impl CallService {
         location: &str,
     ) -> Result<CachedToken, AuthError> {
         let request = CallRequest::new(Method::POST, url);
-        let sent = SentRequest {
-            method: Method::POST,
-            url: url.to_owned(),
-            headers: None,
-            body_length: None,
-            body: None,
-            purpose: Some("token"),
-        };
+        let sent = SentRequest::without_headers(Method::POST, url.to_owned(), Some("token"));
         let started = Instant::now();
         let response = builder
             .send()

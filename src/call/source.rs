@@ -129,13 +129,6 @@ impl SourceSpec {
             .filter(|s| !s.is_empty())
     }
 
-    pub fn config_bool(&self, key: &str) -> bool {
-        self.configuration
-            .get(key)
-            .and_then(crate::db::parse_bool)
-            .unwrap_or(false)
-    }
-
     pub fn config_map(&self, key: &str) -> Option<&Map<String, Value>> {
         self.configuration.get(key).and_then(Value::as_object)
     }
