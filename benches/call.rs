@@ -101,7 +101,9 @@ fn main() {
         // of each round's own ratio (a service round against the bare round just before it).
         let (mut bare_rate, mut service_rate) = (0.0_f64, 0.0_f64);
         let mut ratios = Vec::with_capacity(rounds);
+        let (mut bare_cpu, mut service_cpu) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
+            let cpu = cpu_time();
             let started = Instant::now();
             futures_util::stream::iter(0..calls)
                 .map(|_| {
@@ -124,7 +126,9 @@ fn main() {
                 .await;
             let bare_round = calls as f64 / started.elapsed().as_secs_f64();
             bare_rate = bare_rate.max(bare_round);
+            bare_cpu.extend(cpu.zip(cpu_time()).map(|(a, b)| per_call(b - a, calls)));
 
+            let cpu = cpu_time();
             let started = Instant::now();
             futures_util::stream::iter(0..calls)
                 .map(|_| {
@@ -143,6 +147,7 @@ fn main() {
             let service_round = calls as f64 / started.elapsed().as_secs_f64();
             service_rate = service_rate.max(service_round);
             ratios.push(service_round / bare_round);
+            service_cpu.extend(cpu.zip(cpu_time()).map(|(a, b)| per_call(b - a, calls)));
         }
 
         // The logging alone: the same number of records (a call's facts, made JSON and
@@ -162,6 +167,7 @@ fn main() {
         sent_headers.insert("authorization", "Bearer bench-token".parse().unwrap());
         let mut got_headers = reqwest::header::HeaderMap::new();
         got_headers.insert("content-type", "application/json".parse().unwrap());
+        let cpu = cpu_time();
         let started = Instant::now();
         for n in 0..calls {
             let sent = SentRequest {
@@ -189,11 +195,15 @@ fn main() {
         }
         writer.flush().await;
         let log_rate = calls as f64 / started.elapsed().as_secs_f64();
+        let log_cpu = cpu.zip(cpu_time()).map(|(a, b)| per_call(b - a, calls));
 
         println!(
             "  bare reqwest loop:            {bare_rate:>9.0} calls/s   best of {rounds} rounds"
         );
-        println!("  call logs stored alone:       {log_rate:>9.0} logs/s");
+        println!(
+            "  call logs stored alone:       {log_rate:>9.0} logs/s{}",
+            log_cpu.map_or(String::new(), |cpu| format!("   {cpu:.1} µs CPU per log"))
+        );
         println!(
             "  call service with CallLogs:   {service_rate:>9.0} calls/s   best of {rounds} rounds"
         );
@@ -201,13 +211,39 @@ fn main() {
             "  ratio service / bare:         {:>9.2}   best against best",
             service_rate / bare_rate
         );
-        ratios.sort_by(f64::total_cmp);
         let rounds_text: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
             "  ratio, median of rounds:      {:>9.2}   rounds: {}",
-            ratios[ratios.len() / 2],
+            median(&mut ratios).unwrap_or_default(),
             rounds_text.join(" ")
         );
+        if let (Some(bare), Some(service)) = (median(&mut bare_cpu), median(&mut service_cpu)) {
+            println!(
+                "  CPU per call, median:         {bare:>9.1} µs bare, {service:.1} µs service (ratio {:.2})",
+                bare / service
+            );
+        }
         std::fs::remove_dir_all(&dir).ok();
     });
+}
+
+/// CPU time of the whole process (every thread: client, connections, server, log writer) in
+/// nanoseconds, from the scheduler's per-thread accounting; `None` where `/proc` lacks it.
+/// The two cores are shared by everything, so CPU per call says where a ratio comes from.
+fn cpu_time() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+fn per_call(nanos: u64, calls: usize) -> f64 {
+    nanos as f64 / 1000.0 / calls as f64
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
 }

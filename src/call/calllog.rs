@@ -9,8 +9,6 @@ use bytes::Bytes;
 use chrono::{NaiveDateTime, Utc};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -148,80 +146,155 @@ impl Redactor {
     }
 }
 
-/// A header map as logged, secrets redacted: each name with its value, or (`lists`) with the
-/// list of its values, as the PHP app logs response headers. Serialized straight into the
-/// log's JSON text, without building a JSON tree first.
-struct LoggedHeaders<'a> {
-    headers: &'a HeaderMap,
-    redactor: &'a Redactor,
-    lists: bool,
+/// The JSON text of a log part, written by hand: nearly every string in a log (names, URLs,
+/// header values) needs no escaping and is copied whole, where serde_json escapes byte by
+/// byte. The rare string that needs escaping goes through serde_json.
+struct JsonText {
+    text: String,
+    /// Nothing written yet in the open object or list: no comma before the next member.
+    first: bool,
 }
 
-impl Serialize for LoggedHeaders<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.headers.keys_len()))?;
-        // A header map yields a name's values one after another: grouping neighbours needs
-        // no lookup per name.
-        let mut entries = self.headers.iter().peekable();
-        while let Some((name, first)) = entries.next() {
-            let mut more = std::iter::from_fn(|| {
-                entries
-                    .next_if(|(next, _)| *next == name)
-                    .map(|(_, value)| value)
-            });
-            if self.lists {
-                let mut values = vec![self.value(name, first)];
-                values.extend(more.map(|value| self.value(name, value)));
-                map.serialize_entry(name.as_str(), &values)?;
-            } else {
-                let last = more.by_ref().last().unwrap_or(first);
-                map.serialize_entry(name.as_str(), &self.value(name, last))?;
+impl JsonText {
+    fn new(capacity: usize) -> Self {
+        Self {
+            text: String::with_capacity(capacity),
+            first: true,
+        }
+    }
+
+    fn open(&mut self, bracket: char) {
+        self.text.push(bracket);
+        self.first = true;
+    }
+
+    fn close(&mut self, bracket: char) {
+        self.text.push(bracket);
+        self.first = false;
+    }
+
+    /// Starts a list item: a comma unless it is the first.
+    fn item(&mut self) {
+        if !self.first {
+            self.text.push(',');
+        }
+        self.first = false;
+    }
+
+    /// A member's key, a name that needs no escaping (ours, or a header name, which HTTP
+    /// limits to token characters).
+    fn key(&mut self, key: &str) {
+        self.item();
+        self.text.push('"');
+        self.text.push_str(key);
+        self.text.push_str("\":");
+    }
+
+    fn string(&mut self, value: &str) {
+        // One pass without an early exit, which the compiler turns into wide compares.
+        let escaped = value.bytes().fold(false, |escaped, byte| {
+            escaped | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+        });
+        if escaped {
+            self.text
+                .push_str(&serde_json::to_string(value).unwrap_or_default());
+        } else {
+            self.text.push('"');
+            self.text.push_str(value);
+            self.text.push('"');
+        }
+    }
+
+    fn number(&mut self, value: impl itoa::Integer) {
+        self.text.push_str(itoa::Buffer::new().format(value));
+    }
+
+    /// A duration in milliseconds with three decimals.
+    fn millis(&mut self, duration: Duration) {
+        let micros = duration.as_micros();
+        self.number(micros / 1000);
+        self.text.push('.');
+        let fraction = micros % 1000;
+        self.text.push_str(if fraction < 10 {
+            "00"
+        } else if fraction < 100 {
+            "0"
+        } else {
+            ""
+        });
+        self.number(fraction);
+    }
+
+    fn ip(&mut self, ip: IpAddr) {
+        // Display pads and formats each octet generically, at a tenth of a stored log's cost.
+        let IpAddr::V4(v4) = ip else {
+            self.string(&ip.to_string());
+            return;
+        };
+        self.text.push('"');
+        for (index, octet) in v4.octets().into_iter().enumerate() {
+            if index > 0 {
+                self.text.push('.');
             }
+            self.number(octet);
         }
-        map.end()
+        self.text.push('"');
+    }
+
+    fn null(&mut self) {
+        self.text.push_str("null");
+    }
+
+    fn finish(mut self) -> String {
+        self.close('}');
+        self.text
     }
 }
 
-impl LoggedHeaders<'_> {
-    fn value<'v>(&self, name: &HeaderName, value: &'v HeaderValue) -> Cow<'v, str> {
-        match String::from_utf8_lossy(value.as_bytes()) {
-            Cow::Borrowed(text) => Cow::Borrowed(self.redactor.header(name.as_str(), text)),
-            Cow::Owned(text) => Cow::Owned(self.redactor.header(name.as_str(), &text).to_owned()),
+/// A header map as logged, secrets redacted: each name with its value, or (`lists`) with the
+/// list of its values, as the PHP app logs response headers.
+fn write_headers(out: &mut JsonText, headers: &HeaderMap, redactor: &Redactor, lists: bool) {
+    out.open('{');
+    // A header map yields a name's values one after another: grouping neighbours needs no
+    // lookup per name.
+    let mut entries = headers.iter().peekable();
+    while let Some((name, first)) = entries.next() {
+        out.key(name.as_str());
+        let mut more = std::iter::from_fn(|| {
+            entries
+                .next_if(|(next, _)| *next == name)
+                .map(|(_, value)| value)
+        });
+        if lists {
+            out.open('[');
+            for value in std::iter::once(first).chain(more) {
+                out.item();
+                out.string(&logged_value(redactor, name, value));
+            }
+            out.close(']');
+        } else {
+            let last = more.by_ref().last().unwrap_or(first);
+            out.string(&logged_value(redactor, name, last));
         }
     }
+    out.close('}');
 }
 
-/// The logged form of a request: URL, method and headers with secrets redacted.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LoggedRequest<'a> {
-    url: Cow<'a, str>,
-    method: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<LoggedHeaders<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body_length: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    purpose: Option<&'static str>,
-}
-
-/// The logged form of a response; `body` only when the stored log keeps it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LoggedResponse<'a> {
-    status_code: u16,
-    status_message: &'a str,
-    /// Milliseconds.
-    response_time: f64,
-    size: usize,
-    remote_ip: Option<IpAddr>,
-    headers: LoggedHeaders<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encoding: Option<&'static str>,
+/// A header value as logged: the redaction mark for a secret header, else its text (invalid
+/// UTF-8 replaced).
+fn logged_value<'v>(
+    redactor: &Redactor,
+    name: &HeaderName,
+    value: &'v HeaderValue,
+) -> Cow<'v, str> {
+    let text = match value.to_str() {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()),
+    };
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(redactor.header(name.as_str(), text)),
+        Cow::Owned(text) => Cow::Owned(redactor.header(name.as_str(), &text).to_owned()),
+    }
 }
 
 /// Retention of a source's logs, in seconds; 0 keeps them.
@@ -312,11 +385,12 @@ pub struct LogOwner {
 /// writer's thread when the row is stored (or when the API shows it), not on the call path.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
-    pub uuid: String,
+    /// Formatted when the log is stored or shown, not on the call path.
+    pub uuid: uuid::Uuid,
     pub created: NaiveDateTime,
     pub owner: LogOwner,
     pub status: u16,
-    pub status_message: String,
+    pub status_message: Cow<'static, str>,
     request: SentRequest,
     response: GotResponse,
 }
@@ -325,72 +399,103 @@ impl CallRecord {
     pub fn new(
         owner: LogOwner,
         status: u16,
-        status_message: &str,
+        status_message: impl Into<Cow<'static, str>>,
         request: SentRequest,
         response: GotResponse,
     ) -> Self {
+        let status_message = status_message.into();
+        // The column holds 255 characters; a reason phrase is borrowed, not copied.
+        let status_message = if status_message.chars().nth(255).is_some() {
+            Cow::Owned(status_message.chars().take(255).collect())
+        } else {
+            status_message
+        };
         Self {
-            uuid: crate::db::new_row_uuid(),
+            uuid: uuid::Uuid::now_v7(),
             created: Utc::now().naive_utc(),
             owner,
             status,
-            status_message: truncate(status_message, 255),
+            status_message,
             request,
             response,
         }
+    }
+
+    /// The response's headers as they came (not redacted).
+    pub fn response_headers(&self) -> &HeaderMap {
+        &self.response.headers
     }
 
     fn expires(&self) -> Option<NaiveDateTime> {
         self.owner.retention.expires(self.created, self.status)
     }
 
-    fn logged_request(&self) -> LoggedRequest<'_> {
+    /// The logged request as JSON text, redacted.
+    fn request_text(&self) -> String {
         let (request, redactor) = (&self.request, &*self.owner.redactor);
-        LoggedRequest {
-            url: redactor.url(&request.url),
-            method: request.method.as_str(),
-            headers: request.headers.as_ref().map(|headers| LoggedHeaders {
-                headers,
-                redactor,
-                lists: false,
-            }),
-            body_length: request.body_length,
-            body: request.body.as_deref().map(|body| redactor.body(body)),
-            purpose: request.purpose,
+        let mut out = JsonText::new(256);
+        out.open('{');
+        out.key("url");
+        out.string(&redactor.url(&request.url));
+        out.key("method");
+        out.string(request.method.as_str());
+        if let Some(headers) = &request.headers {
+            out.key("headers");
+            write_headers(&mut out, headers, redactor, false);
         }
+        if let Some(length) = request.body_length {
+            out.key("bodyLength");
+            out.number(length);
+        }
+        if let Some(body) = &request.body {
+            out.key("body");
+            out.string(&redactor.body(body));
+        }
+        if let Some(purpose) = request.purpose {
+            out.key("purpose");
+            out.string(purpose);
+        }
+        out.finish()
     }
 
-    fn logged_response(&self) -> LoggedResponse<'_> {
+    /// The logged response as JSON text, redacted; `body` only where the stored log keeps it.
+    fn response_text(&self) -> String {
         let (response, redactor) = (&self.response, &*self.owner.redactor);
-        let (body, encoding) = response
-            .body
-            .as_ref()
-            .map(|body| body_text(redactor, body))
-            .unzip();
-        LoggedResponse {
-            status_code: self.status,
-            status_message: &self.status_message,
-            response_time: response.elapsed.as_secs_f64() * 1000.0,
-            size: response.size,
-            remote_ip: response.remote_ip,
-            headers: LoggedHeaders {
-                headers: &response.headers,
-                redactor,
-                lists: true,
-            },
-            body,
-            encoding,
+        let mut out = JsonText::new(384);
+        out.open('{');
+        out.key("statusCode");
+        out.number(self.status);
+        out.key("statusMessage");
+        out.string(&self.status_message);
+        out.key("responseTime");
+        out.millis(response.elapsed);
+        out.key("size");
+        out.number(response.size);
+        out.key("remoteIp");
+        match response.remote_ip {
+            Some(ip) => out.ip(ip),
+            None => out.null(),
         }
+        out.key("headers");
+        write_headers(&mut out, &response.headers, redactor, true);
+        if let Some(body) = &response.body {
+            let (text, encoding) = body_text(redactor, body);
+            out.key("body");
+            out.string(&text);
+            out.key("encoding");
+            out.string(encoding);
+        }
+        out.finish()
     }
 
     /// The logged request, redacted.
     pub fn request(&self) -> Value {
-        serde_json::to_value(self.logged_request()).unwrap_or(Value::Null)
+        serde_json::from_str(&self.request_text()).unwrap_or(Value::Null)
     }
 
     /// The logged response, redacted; `body` only where the stored log keeps it.
     pub fn response(&self) -> Value {
-        serde_json::to_value(self.logged_response()).unwrap_or(Value::Null)
+        serde_json::from_str(&self.response_text()).unwrap_or(Value::Null)
     }
 
     /// The wire form of the log, as the API shows it.
@@ -398,7 +503,7 @@ impl CallRecord {
         let (request, response) = self.texts();
         let parse = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
         json!({
-            "uuid": self.uuid,
+            "uuid": self.uuid.to_string(),
             "statusCode": self.status,
             "statusMessage": self.status_message,
             "request": parse(&request),
@@ -413,10 +518,7 @@ impl CallRecord {
 
     /// The JSON texts of the logged request and response.
     fn texts(&self) -> (String, String) {
-        (
-            json_text(&self.logged_request()),
-            json_text(&self.logged_response()),
-        )
+        (self.request_text(), self.response_text())
     }
 
     /// The row's binds, for the fields [`STORED`] names.
@@ -424,9 +526,9 @@ impl CallRecord {
         let (request, response) = self.texts();
         let size = i64::try_from(row_size(&request, &response)).ok();
         vec![
-            Bind::Text(Some(self.uuid.clone())),
+            Bind::Text(Some(self.uuid.to_string())),
             Bind::Int(Some(i64::from(self.status))),
-            Bind::Text(Some(self.status_message.clone())),
+            Bind::Text(Some(self.status_message.clone().into_owned())),
             Bind::Text(Some(request)),
             Bind::Text(Some(response)),
             Bind::Int(self.owner.source_id),
@@ -468,12 +570,6 @@ const STORED: [&str; 10] = [
     "expires",
     "size",
 ];
-
-/// JSON text of a log part. Ours serialize without fail (string keys, no fallible impls);
-/// an empty object stands in should one ever not.
-fn json_text(part: &impl Serialize) -> String {
-    serde_json::to_string(part).unwrap_or_else(|_| "{}".to_owned())
-}
 
 /// The request of a stored call log, to send again through its source. Redacted headers and
 /// query values are left out (the source applies its authentication anew); a body with
@@ -522,10 +618,6 @@ pub fn replay(logged: &Value) -> Result<super::CallRequest, String> {
         None => {}
     }
     Ok(request)
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 enum Message {
@@ -723,12 +815,9 @@ mod tests {
         headers.insert("x-raw", HeaderValue::from_bytes(b"caf\xe9").expect("value"));
         let redactor = Redactor::new(&[], &[]);
         let logged = |lists| {
-            serde_json::to_value(LoggedHeaders {
-                headers: &headers,
-                redactor: &redactor,
-                lists,
-            })
-            .expect("JSON")
+            let mut out = JsonText::new(0);
+            write_headers(&mut out, &headers, &redactor, lists);
+            serde_json::from_str::<Value>(&out.text).expect("JSON")
         };
         assert_eq!(
             logged(true),
@@ -787,6 +876,86 @@ mod tests {
             "only {stored} of 50 logs were stored when the caller went on"
         );
         writer.flush().await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn logged_parts_are_json_with_what_needs_escaping_escaped() {
+        let owner = LogOwner {
+            source_id: Some(1),
+            synchronization_id: None,
+            redactor: Arc::new(Redactor::new(&[], &[])),
+            retention: Retention {
+                success: 0,
+                error: 0,
+            },
+        };
+        let mut sent_headers = HeaderMap::new();
+        sent_headers.insert("x-note", HeaderValue::from_static("a \"quoted\"\tvalue"));
+        let sent = SentRequest {
+            method: Method::POST,
+            url: "http://127.0.0.1:9/items?q=caf\u{e9}".into(),
+            headers: Some(sent_headers),
+            body_length: Some(24),
+            body: Some("line one\nline \"two\"\u{1}".into()),
+            purpose: None,
+        };
+        let got = GotResponse {
+            elapsed: Duration::from_micros(1_500),
+            remote_ip: Some("::1".parse().expect("address")),
+            headers: HeaderMap::new(),
+            size: 0,
+            body: None,
+        };
+        let record = CallRecord::new(owner, 502, "Bad \"Gateway\"\r\n", sent, got);
+        let (request, response) = record.texts();
+        let request: Value = serde_json::from_str(&request).expect("request JSON");
+        let response: Value = serde_json::from_str(&response).expect("response JSON");
+        assert_eq!(request["url"], "http://127.0.0.1:9/items?q=caf\u{e9}");
+        assert_eq!(request["headers"]["x-note"], "a \"quoted\"\tvalue");
+        assert_eq!(request["body"], "line one\nline \"two\"\u{1}");
+        assert_eq!(request["bodyLength"], 24);
+        assert_eq!(response["statusMessage"], "Bad \"Gateway\"\r\n");
+        assert_eq!(response["responseTime"].as_f64(), Some(1.5));
+        assert_eq!(response["remoteIp"], "::1");
+        assert_eq!(response["headers"], json!({}));
+        let local = GotResponse {
+            elapsed: Duration::from_micros(42),
+            remote_ip: Some(std::net::Ipv4Addr::new(10, 0, 255, 7).into()),
+            ..GotResponse::default()
+        };
+        let record = CallRecord::new(record.owner.clone(), 200, "OK", record.request, local);
+        let response: Value = serde_json::from_str(&record.response_text()).expect("JSON");
+        assert_eq!(response["remoteIp"], "10.0.255.7");
+        assert_eq!(response["responseTime"].as_f64(), Some(0.042));
+    }
+
+    #[test]
+    fn a_synchronization_finds_its_call_logs_through_the_partial_index() {
+        let dir = std::env::temp_dir().join(format!("oc-calllog-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("logs.sqlite");
+        let db = Db::connect(&path.to_string_lossy(), "oc_openconnector_", 1).expect("db");
+        let plan = db
+            .run_blocking(|conn| {
+                conn.run_pending_migrations()?;
+                let table = conn.table(&CALL_LOG).0.to_owned();
+                let mut sql = conn.sql();
+                sql.push(&format!(
+                    "EXPLAIN QUERY PLAN SELECT id FROM {table} WHERE synchronization_id = "
+                ))
+                .bind(Bind::Int(Some(3)))
+                .push(" ORDER BY id DESC");
+                conn.load(&sql)
+            })
+            .expect("plan");
+        let steps: Vec<String> = plan
+            .into_iter()
+            .filter_map(|row| row.0.last().cloned().flatten())
+            .collect();
+        assert!(
+            steps.iter().any(|step| step.contains("call_logs_ix3")),
+            "the lookup does not use the index: {steps:?}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 

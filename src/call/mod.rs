@@ -12,6 +12,7 @@ pub mod soap;
 pub mod source;
 pub mod xml;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,8 +82,8 @@ impl CallRequest {
 #[derive(Debug)]
 pub struct CallResponse {
     pub status: u16,
-    pub headers: HeaderMap,
     pub body: Bytes,
+    /// The log, which also holds the response's headers (one map for both).
     pub record: Arc<CallRecord>,
 }
 
@@ -103,6 +104,10 @@ impl CallResponse {
             log["response"]["encoding"] = Value::String(encoding.into());
         }
         log
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        self.record.response_headers()
     }
 
     pub fn is_success(&self) -> bool {
@@ -226,13 +231,13 @@ impl CallService {
                         "The rate limit for this source has been exceeded. Try again in {} s.",
                         wait.as_secs()
                     );
-                    let mut refused = self.refuse(source, &request, 429, &message);
                     // Callers that reschedule (jobs) read when to come back as from a server.
-                    refused.headers.insert(
+                    let mut headers = HeaderMap::new();
+                    headers.insert(
                         reqwest::header::RETRY_AFTER,
-                        reqwest::header::HeaderValue::from(wait.as_secs().max(1)),
+                        HeaderValue::from(wait.as_secs().max(1)),
                     );
-                    return refused;
+                    return self.refusal(source, &request, 429, &message, headers);
                 }
             }
             let token = match self.credentials(source, authentication, &client).await {
@@ -259,15 +264,23 @@ impl CallService {
             let elapsed = started.elapsed();
             let (status, message, headers, body, remote_ip) = match outcome {
                 Ok((status, headers, body, remote_ip)) => {
-                    let message = status.canonical_reason().unwrap_or_default().to_owned();
+                    let message = Cow::Borrowed(status.canonical_reason().unwrap_or_default());
                     (status.as_u16(), message, headers, body, remote_ip)
                 }
-                Err(Failure::Connect(message)) => {
-                    (503, message, HeaderMap::new(), Bytes::new(), None)
-                }
-                Err(Failure::Timeout(message)) => {
-                    (504, message, HeaderMap::new(), Bytes::new(), None)
-                }
+                Err(Failure::Connect(message)) => (
+                    503,
+                    Cow::Owned(message),
+                    HeaderMap::new(),
+                    Bytes::new(),
+                    None,
+                ),
+                Err(Failure::Timeout(message)) => (
+                    504,
+                    Cow::Owned(message),
+                    HeaderMap::new(),
+                    Bytes::new(),
+                    None,
+                ),
             };
             let failed_to_connect =
                 headers.is_empty() && body.is_empty() && matches!(status, 503 | 504);
@@ -282,11 +295,11 @@ impl CallService {
             let got = GotResponse {
                 elapsed,
                 remote_ip,
-                headers: headers.clone(),
+                headers,
                 size: body.len(),
                 body: Some(body.clone()),
             };
-            let record = self.log(source, &request, status, &message, prepared.sent, got);
+            let record = self.log(source, &request, status, message, prepared.sent, got);
 
             if status == 401 && !refreshed {
                 if let Some(token) = &token {
@@ -322,7 +335,6 @@ impl CallService {
             }
             return CallResponse {
                 status,
-                headers,
                 body,
                 record,
             };
@@ -337,18 +349,30 @@ impl CallService {
         status: u16,
         message: &str,
     ) -> CallResponse {
+        self.refusal(source, request, status, message, HeaderMap::new())
+    }
+
+    /// [`Self::refuse`] with headers for the caller (a 429's `Retry-After`).
+    fn refusal(
+        &self,
+        source: &SourceSpec,
+        request: &CallRequest,
+        status: u16,
+        message: &str,
+        headers: HeaderMap,
+    ) -> CallResponse {
         let url = join_url(&source.location, &request.endpoint).into_owned();
         let sent = SentRequest::without_headers(request.method.clone(), url, None);
         let body = Bytes::from(json!({ "error": message }).to_string());
         let got = GotResponse {
+            headers,
             size: body.len(),
             body: Some(body.clone()),
             ..GotResponse::default()
         };
-        let record = self.log(source, request, status, message, sent, got);
+        let record = self.log(source, request, status, message.to_owned(), sent, got);
         CallResponse {
             status,
-            headers: HeaderMap::new(),
             body,
             record,
         }
@@ -361,7 +385,7 @@ impl CallService {
         source: &SourceSpec,
         request: &CallRequest,
         status: u16,
-        message: &str,
+        message: impl Into<Cow<'static, str>>,
         sent: SentRequest,
         mut got: GotResponse,
     ) -> Arc<CallRecord> {

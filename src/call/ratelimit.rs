@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 
 use crate::db::sql::Bind;
 use crate::db::{Conn, DbError, SOURCE};
+
+/// Parsed once: a name given as text is parsed on every lookup, on every call.
+static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// Values of `X-RateLimit-Reset` below this are seconds from now, above it a Unix time.
 const RESET_IS_TIMESTAMP_FROM: u64 = 1_000_000_000;
@@ -50,8 +54,12 @@ impl RateLimits {
     /// Takes one call from the source's budget. `Err` holds how long until the budget resets
     /// when it is spent; nothing is taken then.
     pub fn acquire(&self, source: i64, local: Option<LocalLimit>) -> Result<(), Duration> {
-        let now = now();
         self.with_state(source, |state| {
+            // Nothing counted: the common case reads no clock.
+            if state.remaining.is_none() && state.reset.is_none() && local.is_none() {
+                return Ok(());
+            }
+            let now = now();
             if state.reset.is_some_and(|reset| reset <= now) {
                 *state = LimitState::default();
             }
@@ -77,20 +85,24 @@ impl RateLimits {
     /// Updates the budget from a response's headers. Returns how long to wait before calling
     /// again when the response says so (`Retry-After`, or a spent budget).
     pub fn observe(&self, source: i64, status: u16, headers: &HeaderMap) -> Option<Duration> {
-        let now = now();
-        let number = |name: &str| {
+        let number = |name: &HeaderName| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
-        let retry_after = retry_after(headers, now);
-        let remaining = number("x-ratelimit-remaining");
-        let reset = number("x-ratelimit-reset");
+        let remaining = number(&REMAINING);
+        let reset = number(&RESET);
         // A success that says nothing of limits changes nothing, and its wait is never asked.
-        if status < 400 && remaining.is_none() && reset.is_none() && retry_after.is_none() {
+        if status < 400
+            && remaining.is_none()
+            && reset.is_none()
+            && !headers.contains_key(reqwest::header::RETRY_AFTER)
+        {
             return None;
         }
+        let now = now();
+        let retry_after = retry_after(headers, now);
         self.with_state(source, |state| {
             if let Some(remaining) = remaining {
                 state.remaining = i64::try_from(remaining).ok();
@@ -187,7 +199,7 @@ pub fn reset_at(status: u16, headers: &HeaderMap, now: u64) -> Option<u64> {
         return Some(now + wait.as_secs());
     }
     let reset = headers
-        .get("x-ratelimit-reset")?
+        .get(&RESET)?
         .to_str()
         .ok()?
         .trim()

@@ -463,6 +463,32 @@ fn rollback<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
 mod tests {
     use super::duplicate_column;
 
+    /// `.cargo/config.toml` builds the bundled SQLite in multi-thread mode; a build that
+    /// lost the setting would pay a mutex around every bind again.
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn the_bundled_sqlite_runs_without_per_connection_mutexes() {
+        let dir = std::env::temp_dir().join(format!("oc-db-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("mode.sqlite");
+        let db = super::Db::connect(&path.to_string_lossy(), "oc_openconnector_", 1).expect("db");
+        let options = db
+            .run_blocking(|conn| {
+                let mut sql = conn.sql();
+                sql.push("PRAGMA compile_options");
+                conn.load(&sql)
+            })
+            .expect("options");
+        let options: Vec<String> = options
+            .into_iter()
+            .filter_map(|row| row.0.into_iter().next().flatten())
+            .collect();
+        assert!(
+            options.iter().any(|option| option == "THREADSAFE=2"),
+            "{options:?}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn unique_violations_name_their_column_on_every_backend() {
         assert_eq!(

@@ -58,6 +58,15 @@ impl Sql {
         self
     }
 
+    /// Makes room for `binds` more binds and `text` more bytes of text: a bulk insert knows
+    /// its size, and growing a statement of thousands of binds step by step copies it often.
+    pub fn reserve(&mut self, binds: usize, text: usize) -> &mut Self {
+        self.binds.reserve(binds);
+        self.marks.reserve(binds);
+        self.text.reserve(text);
+        self
+    }
+
     /// Appends a placeholder for `bind`.
     pub fn bind(&mut self, bind: Bind) -> &mut Self {
         let bind = match bind {
@@ -211,12 +220,16 @@ fn sqlite_time(time: NaiveDateTime) -> String {
     text
 }
 
-/// `value` with `width` digits, zero-padded.
-fn push_digits(text: &mut String, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = value / 10_u32.pow(place) % 10;
-        text.push(char::from_digit(digit, 10).unwrap_or('0'));
+/// `value` with `width` (at most 9) digits, zero-padded.
+fn push_digits(text: &mut String, mut value: u32, width: usize) {
+    let mut digits = [b'0'; 9];
+    let width = width.min(digits.len());
+    for slot in digits[..width].iter_mut().rev() {
+        // `value % 10` is below 10, so the cast keeps it whole.
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
     }
+    text.extend(digits[..width].iter().map(|&digit| char::from(digit)));
 }
 
 /// The length a list of `len` values is padded to: the next power of two (0 stays 0).

@@ -326,7 +326,10 @@ pub fn insert_fields(
         let mut rows = rows.into_iter();
         for run in power_of_two_runs(count, max_rows) {
             let mut sql: Sql = conn.sql();
-            sql.keep_prepared().push(&header);
+            // Each row adds its parentheses and a comma and space between binds.
+            sql.reserve(run * per_row, header.len() + run * (4 + 2 * per_row))
+                .keep_prepared()
+                .push(&header);
             // The binds move into the statement: long texts (log bodies) are not copied.
             for (i, row) in rows.by_ref().take(run).enumerate() {
                 sql.push(if i == 0 { "(" } else { ", (" });

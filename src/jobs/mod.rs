@@ -292,7 +292,8 @@ async fn ping(state: &AppState, source: &str, endpoint: &str) -> Outcome {
         .calls
         .call(&spec, CallRequest::new(Method::GET, endpoint))
         .await;
-    let result = json!({"callLog": response.record.uuid, "statusCode": response.status});
+    let result =
+        json!({"callLog": response.record.uuid.to_string(), "statusCode": response.status});
     if response.is_success() {
         return Outcome::info(
             format!("Ping succeeded: {name} answered {}", response.status),
@@ -302,7 +303,7 @@ async fn ping(state: &AppState, source: &str, endpoint: &str) -> Outcome {
     let now = chrono::Utc::now();
     let reset = crate::call::ratelimit::reset_at(
         response.status,
-        &response.headers,
+        response.headers(),
         u64::try_from(now.timestamp()).unwrap_or_default(),
     )
     .and_then(|seconds| DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0))

@@ -815,7 +815,7 @@ impl Run<'_> {
             if !response.is_success() {
                 let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
                 self.rate_limit_reset =
-                    crate::call::ratelimit::reset_at(response.status, &response.headers, now);
+                    crate::call::ratelimit::reset_at(response.status, response.headers(), now);
                 let message = format!(
                     "page {page}: the source answered {} {}",
                     response.status, response.record.status_message
@@ -850,7 +850,7 @@ impl Run<'_> {
             let found = self.counts.found;
             let position = reader::Position::new(page, count, first_page_size, found as usize);
             let next =
-                reader::next_request(&self.read, &request, &body, &response.headers, position);
+                reader::next_request(&self.read, &request, &body, response.headers(), position);
             // The next page is fetched while this one is mapped and written.
             let prefetch = next.clone().map(|next| self.fetch(&source, next));
             drop(body);
