@@ -13,6 +13,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev defau
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
+# The bundled SQLite's build flags (multi-thread mode).
+COPY .cargo .cargo
 COPY migrations migrations
 COPY src src
 COPY --from=ui /src/frontend/dist frontend/dist

@@ -127,7 +127,7 @@ fn main() {
                 .await;
             let bare_round = calls as f64 / started.elapsed().as_secs_f64();
             bare_rate = bare_rate.max(bare_round);
-            bare_cpu.extend(cpu.zip(cpu_time()).map(|(a, b)| per_call(b - a, calls)));
+            bare_cpu.extend(cpu_per_call(cpu, calls));
 
             let cpu = cpu_time();
             let started = Instant::now();
@@ -148,7 +148,7 @@ fn main() {
             let service_round = calls as f64 / started.elapsed().as_secs_f64();
             service_rate = service_rate.max(service_round);
             ratios.push(service_round / bare_round);
-            service_cpu.extend(cpu.zip(cpu_time()).map(|(a, b)| per_call(b - a, calls)));
+            service_cpu.extend(cpu_per_call(cpu, calls));
         }
 
         // The logging alone: the same number of records (a call's facts, made JSON and
@@ -196,7 +196,7 @@ fn main() {
         }
         writer.flush().await;
         let log_rate = calls as f64 / started.elapsed().as_secs_f64();
-        let log_cpu = cpu.zip(cpu_time()).map(|(a, b)| per_call(b - a, calls));
+        let log_cpu = cpu_per_call(cpu, calls);
 
         println!(
             "  bare reqwest loop:            {bare_rate:>9.0} calls/s   best of {rounds} rounds"
@@ -229,7 +229,9 @@ fn main() {
 }
 
 /// CPU time of the whole process (every thread: client, connections, server, log writer) in
-/// nanoseconds, from the scheduler's per-thread accounting; `None` where `/proc` lacks it.
+/// nanoseconds, from the scheduler's per-thread accounting; `None` where `/proc` lacks it. A
+/// thread that ends between two readings takes its time with it, hence the saturating
+/// differences.
 /// The two cores are shared by everything, so CPU per call says where a ratio comes from.
 fn cpu_time() -> Option<u64> {
     let mut total = 0;
@@ -240,8 +242,10 @@ fn cpu_time() -> Option<u64> {
     Some(total)
 }
 
-fn per_call(nanos: u64, calls: usize) -> f64 {
-    nanos as f64 / 1000.0 / calls as f64
+/// Microseconds of CPU per call since `started` (a [`cpu_time`] reading).
+fn cpu_per_call(started: Option<u64>, calls: usize) -> Option<f64> {
+    let spent = cpu_time()?.saturating_sub(started?);
+    Some(spent as f64 / 1000.0 / calls as f64)
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
