@@ -229,9 +229,7 @@ fn main() {
 }
 
 /// CPU time of the whole process (every thread: client, connections, server, log writer) in
-/// nanoseconds, from the scheduler's per-thread accounting; `None` where `/proc` lacks it. A
-/// thread that ends between two readings takes its time with it, hence the saturating
-/// differences.
+/// nanoseconds, from the scheduler's per-thread accounting; `None` where `/proc` lacks it.
 /// The two cores are shared by everything, so CPU per call says where a ratio comes from.
 fn cpu_time() -> Option<u64> {
     let mut total = 0;
@@ -242,7 +240,8 @@ fn cpu_time() -> Option<u64> {
     Some(total)
 }
 
-/// Microseconds of CPU per call since `started` (a [`cpu_time`] reading).
+/// Microseconds of CPU per call since `started` (a [`cpu_time`] reading). A thread that ended
+/// in between took its time with it, so the difference saturates.
 fn cpu_per_call(started: Option<u64>, calls: usize) -> Option<f64> {
     let spent = cpu_time()?.saturating_sub(started?);
     Some(spent as f64 / 1000.0 / calls as f64)

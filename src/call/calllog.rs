@@ -850,11 +850,7 @@ mod tests {
 
     #[tokio::test]
     async fn callers_wait_while_more_logs_are_queued_than_the_limit() {
-        let dir = std::env::temp_dir().join(format!("oc-calllog-{}", uuid::Uuid::new_v4()));
-        let path = dir.join("logs.sqlite");
-        let db = Db::connect(&path.to_string_lossy(), "oc_openconnector_", 2).expect("db");
-        db.run_blocking(|conn| conn.run_pending_migrations())
-            .expect("migrations");
+        let (dir, db) = crate::db::tests::scratch_sqlite();
         let writer = CallLogWriter::with_backlog_limit(db.clone(), 3);
         let owner = LogOwner {
             source_id: Some(1),
@@ -951,12 +947,9 @@ mod tests {
 
     #[test]
     fn a_synchronization_finds_its_call_logs_through_the_partial_index() {
-        let dir = std::env::temp_dir().join(format!("oc-calllog-{}", uuid::Uuid::new_v4()));
-        let path = dir.join("logs.sqlite");
-        let db = Db::connect(&path.to_string_lossy(), "oc_openconnector_", 1).expect("db");
+        let (dir, db) = crate::db::tests::scratch_sqlite();
         let plan = db
             .run_blocking(|conn| {
-                conn.run_pending_migrations()?;
                 let table = conn.table(&CALL_LOG).0.to_owned();
                 let mut sql = conn.sql();
                 sql.push(&format!(

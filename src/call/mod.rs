@@ -170,9 +170,10 @@ pub struct CallService {
 }
 
 /// How an attempt ended before its response was read.
-enum Failure {
-    Connect(String),
-    Timeout(String),
+struct Failure {
+    /// 503 when the source could not be reached, 504 when it did not answer in time.
+    status: u16,
+    message: String,
 }
 
 impl CallService {
@@ -262,28 +263,20 @@ impl CallService {
                 Err(error) => Err(classify(&error)),
             };
             let elapsed = started.elapsed();
+            let failed_to_connect = outcome.is_err();
             let (status, message, headers, body, remote_ip) = match outcome {
                 Ok((status, headers, body, remote_ip)) => {
                     let message = Cow::Borrowed(status.canonical_reason().unwrap_or_default());
                     (status.as_u16(), message, headers, body, remote_ip)
                 }
-                Err(Failure::Connect(message)) => (
-                    503,
-                    Cow::Owned(message),
-                    HeaderMap::new(),
-                    Bytes::new(),
-                    None,
-                ),
-                Err(Failure::Timeout(message)) => (
-                    504,
+                Err(Failure { status, message }) => (
+                    status,
                     Cow::Owned(message),
                     HeaderMap::new(),
                     Bytes::new(),
                     None,
                 ),
             };
-            let failed_to_connect =
-                headers.is_empty() && body.is_empty() && matches!(status, 503 | 504);
             let (status, body, headers) = if source.kind == SourceType::Soap && !failed_to_connect {
                 soap_result(status, body, headers)
             } else {
@@ -313,13 +306,12 @@ impl CallService {
                     }
                 }
             }
-            let connection_failed = failed_to_connect
-                .then_some(())
-                .map_or(Some(status), |()| None);
+            // `None` tells the retry policy the source was never reached.
+            let answered = (!failed_to_connect).then_some(status);
             if self
                 .settings
                 .retry
-                .retryable(&request.method, connection_failed, attempt)
+                .retryable(&request.method, answered, attempt)
             {
                 if let Some(delay) = self.settings.retry.delay(attempt, wait) {
                     attempt += 1;
@@ -573,15 +565,17 @@ fn classify(error: &reqwest::Error) -> Failure {
         resolving |= cause.starts_with("dns error");
         source = inner.source();
     }
-    if error.is_timeout() {
-        Failure::Timeout(format!("The call timed out: {cause}"))
+    let (status, message) = if error.is_timeout() {
+        (504, format!("The call timed out: {cause}"))
     } else if resolving {
-        Failure::Connect(format!(
-            "The host name of the source could not be resolved: {cause}"
-        ))
+        (
+            503,
+            format!("The host name of the source could not be resolved: {cause}"),
+        )
     } else {
-        Failure::Connect(format!("The source could not be reached: {cause}"))
-    }
+        (503, format!("The source could not be reached: {cause}"))
+    };
+    Failure { status, message }
 }
 
 /// A SOAP answer as JSON: the Body's content with its status, or a fault as a 500 with the

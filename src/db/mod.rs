@@ -462,17 +462,27 @@ fn rollback<C: diesel::Connection>(c: &mut C) -> diesel::QueryResult<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::duplicate_column;
+pub(crate) mod tests {
+    use super::{Db, duplicate_column};
+
+    /// A migrated SQLite database in a directory of its own, for unit tests; remove the
+    /// directory when done.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn scratch_sqlite() -> (std::path::PathBuf, Db) {
+        let dir = std::env::temp_dir().join(format!("oc-db-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("scratch.sqlite");
+        let db = Db::connect(&path.to_string_lossy(), "oc_openconnector_", 2).expect("db");
+        db.run_blocking(|conn| conn.run_pending_migrations())
+            .expect("migrations");
+        (dir, db)
+    }
 
     /// `.cargo/config.toml` builds the bundled SQLite in multi-thread mode (a build that lost
     /// the setting would pay a mutex around every bind again), and a new file gets 8 KB pages.
     #[cfg(feature = "sqlite")]
     #[test]
     fn a_new_sqlite_database_has_large_pages_and_no_connection_mutex() {
-        let dir = std::env::temp_dir().join(format!("oc-db-{}", uuid::Uuid::new_v4()));
-        let path = dir.join("mode.sqlite");
-        let db = super::Db::connect(&path.to_string_lossy(), "oc_openconnector_", 1).expect("db");
+        let (dir, db) = scratch_sqlite();
         let values = |pragma: &'static str| {
             db.run_blocking(move |conn| {
                 let mut sql = conn.sql();
