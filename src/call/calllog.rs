@@ -637,6 +637,8 @@ enum Message {
 pub struct CallLogWriter {
     sender: mpsc::Sender<Message>,
     backlog: Arc<Backlog>,
+    /// The writer's thread, woken from its gathering pause by a flush.
+    thread: Option<std::thread::Thread>,
 }
 
 /// Logs queued and not yet stored, shared by the handles and the writer.
@@ -670,10 +672,12 @@ const BACKLOG_LIMIT: usize = 10_000;
 impl CallLogWriter {
     /// Starts the writer on a thread of its own, which stores logs in batches.
     pub fn start(db: Db) -> Self {
-        Self::with_backlog_limit(db, BACKLOG_LIMIT)
+        Self::with_limits(db, BACKLOG_LIMIT, GATHER)
     }
 
-    fn with_backlog_limit(db: Db, limit: usize) -> Self {
+    /// A writer that makes callers wait past `limit` queued logs and lets a few logs gather
+    /// for `gather` before it stores them.
+    fn with_limits(db: Db, limit: usize, gather: Duration) -> Self {
         let (sender, receiver) = mpsc::channel::<Message>();
         let backlog = Arc::new(Backlog {
             queued: AtomicUsize::new(0),
@@ -692,12 +696,20 @@ impl CallLogWriter {
                     tracing::debug!(?error, "The call log writer keeps the normal priority.");
                 }
                 let _stop = StopOnExit(&shared);
-                write_batches(&db, &receiver, &shared);
+                write_batches(&db, &receiver, &shared, gather);
             });
-        if let Err(error) = spawned {
-            tracing::error!(%error, "The call log writer could not start; call logs are lost.");
+        let thread = match spawned {
+            Ok(handle) => Some(handle.thread().clone()),
+            Err(error) => {
+                tracing::error!(%error, "The call log writer could not start; call logs are lost.");
+                None
+            }
+        };
+        Self {
+            sender,
+            backlog,
+            thread,
         }
-        Self { sender, backlog }
     }
 
     /// Queues a log for storage.
@@ -733,6 +745,10 @@ impl CallLogWriter {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).is_ok() {
+            // Whoever flushes waits for the logs, not for the writer's pause to end.
+            if let Some(thread) = &self.thread {
+                thread.unpark();
+            }
             let _ = wait.await;
         }
     }
@@ -740,7 +756,7 @@ impl CallLogWriter {
 
 /// The writer's loop: gathers what is queued, stores it in one insert, repeats until every
 /// handle is gone.
-fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>, backlog: &Backlog) {
+fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>, backlog: &Backlog, gather: Duration) {
     let mut records = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     while let Ok(message) = receiver.recv() {
@@ -762,7 +778,8 @@ fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>, backlog: &Backlog)
                 break;
             }
             gathered = true;
-            std::thread::sleep(GATHER);
+            // A flush unparks the writer at once; a stray early wake-up only stores sooner.
+            std::thread::park_timeout(gather);
             next = receiver.try_recv().ok();
         }
         if !records.is_empty() {
@@ -849,10 +866,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn callers_wait_while_more_logs_are_queued_than_the_limit() {
+    async fn a_flush_does_not_wait_out_the_writers_gathering_pause() {
         let (dir, db) = crate::db::tests::scratch_sqlite();
-        let writer = CallLogWriter::with_backlog_limit(db.clone(), 3);
-        let owner = LogOwner {
+        // An hour's pause: only the flush's wake-up can end it within the test's patience.
+        let writer =
+            CallLogWriter::with_limits(db.clone(), BACKLOG_LIMIT, Duration::from_secs(3600));
+        let request =
+            SentRequest::without_headers(Method::GET, "http://127.0.0.1:9/items".into(), None);
+        let record = CallRecord::new(test_owner(), 200, "OK", request, GotResponse::default());
+        writer.write(Arc::new(record));
+        // Let the writer take the log and start its pause before the flush arrives.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::timeout(Duration::from_secs(60), writer.flush())
+            .await
+            .expect("the flush woke the writer");
+        assert_eq!(stored_logs(&db), 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn test_owner() -> LogOwner {
+        LogOwner {
             source_id: Some(1),
             synchronization_id: None,
             redactor: Arc::new(Redactor::new(&[], &[])),
@@ -860,7 +893,28 @@ mod tests {
                 success: 60,
                 error: 60,
             },
-        };
+        }
+    }
+
+    fn stored_logs(db: &Db) -> usize {
+        let rows = db
+            .run_blocking(|conn| {
+                let mut sql = conn.sql();
+                sql.push(&format!("SELECT COUNT(*) FROM {}", conn.table(&CALL_LOG).0));
+                conn.load(&sql)
+            })
+            .expect("count");
+        rows[0].0[0]
+            .as_deref()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn callers_wait_while_more_logs_are_queued_than_the_limit() {
+        let (dir, db) = crate::db::tests::scratch_sqlite();
+        let writer = CallLogWriter::with_limits(db.clone(), 3, GATHER);
+        let owner = test_owner();
         let request =
             SentRequest::without_headers(Method::GET, "http://127.0.0.1:9/items".into(), None);
         for _ in 0..50 {
@@ -875,17 +929,7 @@ mod tests {
         }
         writer.keep_up().await;
         assert!(writer.backlog.queued.load(Ordering::Relaxed) <= 3);
-        let rows = db
-            .run_blocking(|conn| {
-                let mut sql = conn.sql();
-                sql.push(&format!("SELECT COUNT(*) FROM {}", conn.table(&CALL_LOG).0));
-                conn.load(&sql)
-            })
-            .expect("count");
-        let stored: usize = rows[0].0[0]
-            .as_deref()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let stored = stored_logs(&db);
         assert!(
             stored >= 47,
             "only {stored} of 50 logs were stored when the caller went on"

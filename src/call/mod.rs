@@ -245,27 +245,23 @@ impl CallService {
                 Ok(token) => token,
                 Err(error) => return self.refuse(source, &request, 401, &error.to_string()),
             };
-            let prepared = match request::prepare(source, &request, token.as_ref()) {
-                Ok(prepared) => prepared,
+            let (built, sent) = match request::prepare(source, &request, token.as_ref()) {
+                Ok(prepared) => (prepared.request, prepared.sent),
                 Err(problem) => return self.refuse(source, &request, 500, &problem),
             };
             let started = Instant::now();
-            let outcome = match client.execute(prepared.request).await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let remote_ip = response.remote_addr().map(|a| a.ip());
-                    match response.bytes().await {
-                        Ok(body) => Ok((status, headers, body, remote_ip)),
-                        Err(error) => Err(classify(&error)),
-                    }
-                }
-                Err(error) => Err(classify(&error)),
-            };
+            // Boxed: the in-flight state stays out of this future, which callers keep by the
+            // thousand (a sync's pages, a gateway's requests) and move on every spawn.
+            let outcome = Box::pin(send(&client, built)).await;
             let elapsed = started.elapsed();
             let failed_to_connect = outcome.is_err();
             let (status, message, headers, body, remote_ip) = match outcome {
-                Ok((status, headers, body, remote_ip)) => {
+                Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                    remote_ip,
+                }) => {
                     let message = Cow::Borrowed(status.canonical_reason().unwrap_or_default());
                     (status.as_u16(), message, headers, body, remote_ip)
                 }
@@ -292,7 +288,7 @@ impl CallService {
                 size: body.len(),
                 body: Some(body.clone()),
             };
-            let record = self.log(source, &request, status, message, prepared.sent, got);
+            let record = self.log(source, &request, status, message, sent, got);
 
             if status == 401 && !refreshed {
                 if let Some(token) = &token {
@@ -417,7 +413,10 @@ impl CallService {
                     self.token_call(source, builder, &oauth.token_url, oauth.token_location())
                         .await
                 };
-                self.tokens.get(&source.auth_key, fetch).await.map(Some)
+                // Boxed like an attempt: a token fetch is rare and large.
+                Box::pin(self.tokens.get(&source.auth_key, fetch))
+                    .await
+                    .map(Some)
             }
             Authentication::Decos(decos) => {
                 let fetch = || async {
@@ -428,7 +427,9 @@ impl CallService {
                     self.token_call(source, builder, &decos.token_url, decos.token_location())
                         .await
                 };
-                self.tokens.get(&source.auth_key, fetch).await.map(Some)
+                Box::pin(self.tokens.get(&source.auth_key, fetch))
+                    .await
+                    .map(Some)
             }
             _ => Ok(None),
         }
@@ -554,6 +555,29 @@ fn build_client(settings: &CallSettings, tls: Option<&TlsSettings>) -> Result<Cl
         .map_err(|e| CallError::Client(e.to_string()))
 }
 
+/// What an attempt got back before the call service looks at it.
+struct Answer {
+    status: reqwest::StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    remote_ip: Option<std::net::IpAddr>,
+}
+
+/// Sends one attempt and reads its whole body.
+async fn send(client: &Client, request: reqwest::Request) -> Result<Answer, Failure> {
+    let response = client.execute(request).await.map_err(|e| classify(&e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let remote_ip = response.remote_addr().map(|a| a.ip());
+    let body = response.bytes().await.map_err(|e| classify(&e))?;
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        remote_ip,
+    })
+}
+
 fn classify(error: &reqwest::Error) -> Failure {
     // The innermost cause says what happened (refused, DNS, reset); reqwest's own text does not.
     let mut cause = error.to_string();
@@ -601,4 +625,24 @@ fn soap_result(status: u16, body: Bytes, mut headers: HeaderMap) -> (u16, Bytes,
         HeaderValue::from_static("application/json"),
     );
     (status, Bytes::from(json.to_string()), headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_in_flight_stays_small() {
+        // A sync or a gateway keeps many calls in flight and moves each into its task; what an
+        // attempt holds while it waits (reqwest's state, the body being read) and a token
+        // fetch live on the heap, not in every call.
+        let (dir, db) = crate::db::tests::scratch_sqlite();
+        let service = CallService::new(db, CallSettings::default()).expect("service");
+        let source = SourceSpec::from_row(&json!({"id": 1, "location": "http://127.0.0.1:9"}));
+        let call = service.call(&source, CallRequest::new(Method::GET, "/items"));
+        let size = std::mem::size_of_val(&call);
+        drop(call);
+        assert!(size <= 2048, "a call's future takes {size} bytes");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
