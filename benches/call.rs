@@ -166,6 +166,8 @@ fn main() {
         let mut sent_headers = reqwest::header::HeaderMap::new();
         sent_headers.insert("accept", "application/json".parse().unwrap());
         sent_headers.insert("authorization", "Bearer bench-token".parse().unwrap());
+        // Shared, as the call service shares a source's headers among its calls' logs.
+        let sent_headers = Arc::new(sent_headers);
         let mut got_headers = reqwest::header::HeaderMap::new();
         got_headers.insert("content-type", "application/json".parse().unwrap());
         let cpu = cpu_time();
@@ -174,7 +176,7 @@ fn main() {
             let sent = SentRequest {
                 method: Method::GET,
                 url: format!("{base}/items?limit=100"),
-                headers: Some(sent_headers.clone()),
+                headers: Some(Arc::clone(&sent_headers)),
                 body_length: None,
                 body: None,
                 purpose: None,

@@ -344,8 +344,9 @@ impl Retention {
 pub struct SentRequest {
     pub method: Method,
     pub url: String,
-    /// `None` for calls logged without headers (refusals, token requests).
-    pub headers: Option<HeaderMap>,
+    /// `None` for calls logged without headers (refusals, token requests). Shared: calls
+    /// that add no headers of their own all send (and log) their source's.
+    pub headers: Option<Arc<HeaderMap>>,
     pub body_length: Option<usize>,
     /// The body, kept with `logBody`.
     pub body: Option<String>,
@@ -954,7 +955,7 @@ mod tests {
         let sent = SentRequest {
             method: Method::POST,
             url: "http://127.0.0.1:9/items?q=caf\u{e9}".into(),
-            headers: Some(sent_headers),
+            headers: Some(Arc::new(sent_headers)),
             body_length: Some(24),
             body: Some("line one\nline \"two\"\u{1}".into()),
             purpose: None,

@@ -4,6 +4,7 @@
 //! a call only adds its own parts.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use base64::Engine;
 use reqwest::Method;
@@ -31,6 +32,9 @@ pub struct FixedParts {
     auth_header: Option<(HeaderName, HeaderValue)>,
     /// An API key sent in the query.
     auth_query: Option<(String, Secret)>,
+    /// Every header of a call that adds none of its own (no token, body or request header):
+    /// the configured ones and the fixed credential. Shared by such calls and their logs.
+    plain: Arc<HeaderMap>,
 }
 
 impl FixedParts {
@@ -87,6 +91,11 @@ impl FixedParts {
             }
             _ => {}
         }
+        let mut plain = parts.headers.clone();
+        if let Some((name, value)) = &parts.auth_header {
+            plain.insert(name.clone(), value.clone());
+        }
+        parts.plain = Arc::new(plain);
         Ok(parts)
     }
 }
@@ -105,42 +114,28 @@ pub fn prepare(
     token: Option<&Secret>,
 ) -> Result<Prepared, String> {
     let fixed = source.fixed.as_ref().map_err(Clone::clone)?;
-    let mut headers = fixed.headers.clone();
-    for (name, template) in &fixed.token_headers {
-        let value = header_value(name.as_str(), &place_token(template, token))?;
-        headers.insert(name.clone(), value);
-    }
-    for (name, value) in &request.headers {
-        headers.insert(header_name(name)?, header_value(name, value)?);
-    }
-    match (&fixed.auth_header, token) {
-        (Some((name, value)), _) => {
-            headers.insert(name.clone(), value.clone());
-        }
-        (None, Some(token)) => {
-            let mut value = header_value("authorization", &format!("Bearer {}", token.expose()))?;
-            value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        (None, None) => {}
-    }
-
     let Payload {
         body,
         content_type,
         soap_action,
     } = payload(source, request);
-    if let Some(content_type) = content_type {
-        if !headers.contains_key(CONTENT_TYPE) || source.kind == SourceType::Soap {
-            headers.insert(CONTENT_TYPE, header_value("content-type", &content_type)?);
-        }
-    }
-    if let Some(action) = soap_action {
-        headers.insert(
-            HeaderName::from_static("soapaction"),
-            header_value("soapaction", &action)?,
-        );
-    }
+    let plain = fixed.token_headers.is_empty()
+        && request.headers.is_empty()
+        && (fixed.auth_header.is_some() || token.is_none())
+        && content_type.is_none()
+        && soap_action.is_none();
+    let headers = if plain {
+        Arc::clone(&fixed.plain)
+    } else {
+        Arc::new(own_headers(
+            source,
+            fixed,
+            request,
+            token,
+            content_type,
+            soap_action,
+        )?)
+    };
 
     // A SOAP source posts every operation to its location.
     let target = if source.kind == SourceType::Soap {
@@ -172,13 +167,13 @@ pub fn prepare(
     let sent = SentRequest {
         method: request.method.clone(),
         url: url.as_str().to_owned(),
-        headers: Some(headers.clone()),
+        headers: Some(Arc::clone(&headers)),
         body_length: body.as_ref().map(String::len),
         body: if source.log_body { body.clone() } else { None },
         purpose: None,
     };
     let mut built = reqwest::Request::new(request.method.clone(), url);
-    *built.headers_mut() = headers;
+    *built.headers_mut() = HeaderMap::clone(&headers);
     // The client's own total timeout applies unless the source sets one.
     *built.timeout_mut() = source.timeout;
     *built.body_mut() = body.map(reqwest::Body::from);
@@ -186,6 +181,49 @@ pub fn prepare(
         request: built,
         sent,
     })
+}
+
+/// The headers of a call that adds its own to the source's: a token, its request's headers,
+/// a body's content type, a SOAP action.
+fn own_headers(
+    source: &SourceSpec,
+    fixed: &FixedParts,
+    request: &CallRequest,
+    token: Option<&Secret>,
+    content_type: Option<String>,
+    soap_action: Option<String>,
+) -> Result<HeaderMap, String> {
+    let mut headers = fixed.headers.clone();
+    for (name, template) in &fixed.token_headers {
+        let value = header_value(name.as_str(), &place_token(template, token))?;
+        headers.insert(name.clone(), value);
+    }
+    for (name, value) in &request.headers {
+        headers.insert(header_name(name)?, header_value(name, value)?);
+    }
+    match (&fixed.auth_header, token) {
+        (Some((name, value)), _) => {
+            headers.insert(name.clone(), value.clone());
+        }
+        (None, Some(token)) => {
+            let mut value = header_value("authorization", &format!("Bearer {}", token.expose()))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        (None, None) => {}
+    }
+    if let Some(content_type) = content_type {
+        if !headers.contains_key(CONTENT_TYPE) || source.kind == SourceType::Soap {
+            headers.insert(CONTENT_TYPE, header_value("content-type", &content_type)?);
+        }
+    }
+    if let Some(action) = soap_action {
+        headers.insert(
+            HeaderName::from_static("soapaction"),
+            header_value("soapaction", &action)?,
+        );
+    }
+    Ok(headers)
 }
 
 /// What a request carries besides headers and query.
