@@ -876,8 +876,9 @@ mod tests {
             SentRequest::without_headers(Method::GET, "http://127.0.0.1:9/items".into(), None);
         let record = CallRecord::new(test_owner(), 200, "OK", request, GotResponse::default());
         writer.write(Arc::new(record));
-        // Let the writer take the log and start its pause before the flush arrives.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Let the writer take the log and start its pause before the flush arrives (were it
+        // late, it would find the flush with the log and the test would prove nothing).
+        tokio::time::sleep(Duration::from_millis(200)).await;
         tokio::time::timeout(Duration::from_secs(60), writer.flush())
             .await
             .expect("the flush woke the writer");

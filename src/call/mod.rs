@@ -177,7 +177,7 @@ struct Failure {
 }
 
 impl CallService {
-    /// A service writing its logs to `db`. Starts the log writer on the current runtime.
+    /// A service writing its logs to `db`, by a log writer on a thread of its own.
     pub fn new(db: Db, settings: CallSettings) -> Result<Self, CallError> {
         Ok(Self {
             client: build_client(&settings, None)?,
@@ -631,8 +631,8 @@ fn soap_result(status: u16, body: Bytes, mut headers: HeaderMap) -> (u16, Bytes,
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_call_in_flight_stays_small() {
+    #[test]
+    fn a_call_in_flight_stays_small() {
         // A sync or a gateway keeps many calls in flight and moves each into its task; what an
         // attempt holds while it waits (reqwest's state, the body being read) and a token
         // fetch live on the heap, not in every call.

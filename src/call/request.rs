@@ -461,6 +461,34 @@ mod tests {
     }
 
     #[test]
+    fn calls_that_add_no_headers_share_their_sources_headers_with_their_logs() {
+        let source = SourceSpec::from_row(&json!({
+            "location": "http://127.0.0.1:9",
+            "configuration": {"headers.Accept": "application/json",
+                              "authentication": {"type": "bearer", "token": "t0k"}}
+        }));
+        let first = prepare(&source, &CallRequest::new(Method::GET, "/a"), None).expect("request");
+        let second = prepare(&source, &CallRequest::new(Method::GET, "/b"), None).expect("request");
+        let shared = first.sent.headers.as_ref().expect("logged headers");
+        assert!(Arc::ptr_eq(
+            shared,
+            second.sent.headers.as_ref().expect("logged headers")
+        ));
+        assert_eq!(first.request.headers(), &**shared, "sent as logged");
+        assert_eq!(first.request.headers()["accept"], "application/json");
+        assert_eq!(first.request.headers()["authorization"], "Bearer t0k");
+
+        let mut own = CallRequest::new(Method::GET, "/c");
+        own.headers = vec![("X-Trace".into(), "1".into())];
+        let third = prepare(&source, &own, None).expect("request");
+        let its_own = third.sent.headers.as_ref().expect("logged headers");
+        assert!(!Arc::ptr_eq(shared, its_own));
+        assert_eq!(third.request.headers(), &**its_own);
+        assert_eq!(third.request.headers()["x-trace"], "1");
+        assert_eq!(third.request.headers()["authorization"], "Bearer t0k");
+    }
+
+    #[test]
     fn a_fixed_credential_header_wins_and_is_logged_redacted() {
         let source = SourceSpec::from_row(&json!({
             "location": "http://127.0.0.1:9",
