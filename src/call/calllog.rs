@@ -252,9 +252,36 @@ impl JsonText {
         self.text.push_str("null");
     }
 
+    /// A value as written before (by [`HeadersMemo`]).
+    fn written(&mut self, json: &str) {
+        self.text.push_str(json);
+        self.first = false;
+    }
+
     fn finish(mut self) -> String {
         self.close('}');
         self.text
+    }
+}
+
+/// The JSON of the request headers last logged, for the next log that sends the same shared
+/// map (a source's plain calls share one) through the same redactor: a batch of one source's
+/// calls writes its headers once. It holds both, so neither address can be reused meanwhile.
+#[derive(Default)]
+struct HeadersMemo(Option<(Arc<HeaderMap>, Arc<Redactor>, String)>);
+
+impl HeadersMemo {
+    fn write(&mut self, out: &mut JsonText, headers: &Arc<HeaderMap>, redactor: &Arc<Redactor>) {
+        if let Some((map, by, json)) = &self.0 {
+            if Arc::ptr_eq(map, headers) && Arc::ptr_eq(by, redactor) {
+                out.written(json);
+                return;
+            }
+        }
+        let start = out.text.len();
+        write_headers(out, headers, redactor, false);
+        let json = out.text[start..].to_owned();
+        self.0 = Some((Arc::clone(headers), Arc::clone(redactor), json));
     }
 }
 
@@ -439,7 +466,7 @@ impl CallRecord {
     }
 
     /// The logged request as JSON text, redacted.
-    fn request_text(&self) -> String {
+    fn request_text(&self, memo: &mut HeadersMemo) -> String {
         let (request, redactor) = (&self.request, &*self.owner.redactor);
         let mut out = JsonText::new(256);
         out.open('{');
@@ -449,7 +476,7 @@ impl CallRecord {
         out.string(request.method.as_str());
         if let Some(headers) = &request.headers {
             out.field("headers");
-            write_headers(&mut out, headers, redactor, false);
+            memo.write(&mut out, headers, &self.owner.redactor);
         }
         if let Some(length) = request.body_length {
             out.field("bodyLength");
@@ -498,7 +525,7 @@ impl CallRecord {
 
     /// The logged request, redacted.
     pub fn request(&self) -> Value {
-        serde_json::from_str(&self.request_text()).unwrap_or(Value::Null)
+        serde_json::from_str(&self.request_text(&mut HeadersMemo::default())).unwrap_or(Value::Null)
     }
 
     /// The logged response, redacted; `body` only where the stored log keeps it.
@@ -508,7 +535,7 @@ impl CallRecord {
 
     /// The wire form of the log, as the API shows it.
     pub fn to_json(&self) -> Value {
-        let (request, response) = self.texts();
+        let (request, response) = self.texts(&mut HeadersMemo::default());
         let parse = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
         json!({
             "uuid": self.uuid.to_string(),
@@ -525,13 +552,13 @@ impl CallRecord {
     }
 
     /// The JSON texts of the logged request and response.
-    fn texts(&self) -> (String, String) {
-        (self.request_text(), self.response_text())
+    fn texts(&self, memo: &mut HeadersMemo) -> (String, String) {
+        (self.request_text(memo), self.response_text())
     }
 
     /// The row's binds, for the fields [`STORED`] names.
-    fn binds(&self) -> Vec<Bind> {
-        let (request, response) = self.texts();
+    fn binds(&self, memo: &mut HeadersMemo) -> Vec<Bind> {
+        let (request, response) = self.texts(memo);
         let size = i64::try_from(row_size(&request, &response)).ok();
         vec![
             Bind::Text(Some(self.uuid.to_string())),
@@ -760,6 +787,7 @@ impl CallLogWriter {
 fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>, backlog: &Backlog, gather: Duration) {
     let mut records = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
+    let mut memo = HeadersMemo::default();
     while let Ok(message) = receiver.recv() {
         let mut next = Some(message);
         let mut gathered = false;
@@ -785,7 +813,7 @@ fn write_batches(db: &Db, receiver: &mpsc::Receiver<Message>, backlog: &Backlog,
         }
         if !records.is_empty() {
             let stored = db.run_blocking(|conn| {
-                let rows: Vec<Vec<Bind>> = records.iter().map(|r| r.binds()).collect();
+                let rows: Vec<Vec<Bind>> = records.iter().map(|r| r.binds(&mut memo)).collect();
                 store::insert_fields(conn, &CALL_LOG, &STORED, rows)
             });
             if let Err(error) = stored {
@@ -886,6 +914,39 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    #[test]
+    fn logs_sharing_a_header_map_reuse_its_json_only_through_the_same_redactor() {
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        headers.insert("x-key", HeaderValue::from_static("k1"));
+        let headers = Arc::new(headers);
+        let plain = Arc::new(Redactor::new(&[], &[]));
+        let secret_key = Arc::new(Redactor::new(&["X-Key".into()], &[]));
+        let record = |redactor: &Arc<Redactor>| {
+            let owner = LogOwner {
+                redactor: Arc::clone(redactor),
+                ..test_owner()
+            };
+            let mut sent =
+                SentRequest::without_headers(Method::GET, "http://127.0.0.1:9/a".into(), None);
+            sent.headers = Some(Arc::clone(&headers));
+            CallRecord::new(owner, 200, "OK", sent, GotResponse::default())
+        };
+        let logged = |text: String| -> Value {
+            serde_json::from_str::<Value>(&text).expect("JSON")["headers"].clone()
+        };
+        let mut memo = HeadersMemo::default();
+        let first = logged(record(&plain).request_text(&mut memo));
+        let again = logged(record(&plain).request_text(&mut memo));
+        let redacted = logged(record(&secret_key).request_text(&mut memo));
+        assert_eq!(first, json!({"accept": "application/json", "x-key": "k1"}));
+        assert_eq!(again, first);
+        assert_eq!(
+            redacted,
+            json!({"accept": "application/json", "x-key": REDACTED})
+        );
+    }
+
     fn test_owner() -> LogOwner {
         LogOwner {
             source_id: Some(1),
@@ -969,7 +1030,7 @@ mod tests {
             body: None,
         };
         let record = CallRecord::new(owner, 502, "Bad \"Gateway\"\r\n", sent, got);
-        let (request, response) = record.texts();
+        let (request, response) = record.texts(&mut HeadersMemo::default());
         let request: Value = serde_json::from_str(&request).expect("request JSON");
         let response: Value = serde_json::from_str(&response).expect("response JSON");
         assert_eq!(request["url"], "http://127.0.0.1:9/items?q=caf\u{e9}");
