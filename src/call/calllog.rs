@@ -1004,13 +1004,11 @@ mod tests {
     #[test]
     fn logged_parts_are_json_with_what_needs_escaping_escaped() {
         let owner = LogOwner {
-            source_id: Some(1),
-            synchronization_id: None,
-            redactor: Arc::new(Redactor::new(&[], &[])),
             retention: Retention {
                 success: 0,
                 error: 0,
             },
+            ..test_owner()
         };
         let mut sent_headers = HeaderMap::new();
         sent_headers.insert("x-note", HeaderValue::from_static("a \"quoted\"\tvalue"));
