@@ -445,9 +445,17 @@ impl CallRecord {
         } else {
             status_message
         };
+        // One clock reading for both: the uuid's time is the log's. Its other 74 bits come
+        // from the thread's fast generator: a log's uuid must be unique, not unguessable, and
+        // the crate's v7 context (a lock per log) would only order uuids within a millisecond,
+        // which nothing reads from them.
+        let now = Utc::now();
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default();
+        let mut random = [0; 10];
+        random.copy_from_slice(&fastrand::u128(..).to_le_bytes()[..10]);
         Self {
-            uuid: uuid::Uuid::now_v7(),
-            created: Utc::now().naive_utc(),
+            uuid: uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid(),
+            created: now.naive_utc(),
             owner,
             status,
             status_message,
@@ -945,6 +953,27 @@ mod tests {
             redacted,
             json!({"accept": "application/json", "x-key": REDACTED})
         );
+    }
+
+    #[test]
+    fn a_logs_uuid_is_a_version_7_uuid_of_its_creation_time_and_unique() {
+        let record = |_| {
+            let sent = SentRequest::without_headers(Method::GET, "http://h/".into(), None);
+            CallRecord::new(test_owner(), 200, "OK", sent, GotResponse::default())
+        };
+        let records: Vec<CallRecord> = (0..1000).map(record).collect();
+        let first = &records[0];
+        assert_eq!(first.uuid.get_version_num(), 7);
+        assert_eq!(first.uuid.get_variant(), uuid::Variant::RFC4122);
+        let (seconds, nanos) = first.uuid.get_timestamp().expect("a time").to_unix();
+        let created = first.created.and_utc();
+        assert_eq!(
+            seconds * 1000 + u64::from(nanos / 1_000_000),
+            u64::try_from(created.timestamp_millis()).expect("after 1970")
+        );
+        let unique: std::collections::HashSet<uuid::Uuid> =
+            records.iter().map(|r| r.uuid).collect();
+        assert_eq!(unique.len(), records.len());
     }
 
     fn test_owner() -> LogOwner {

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::db::sql::Bind;
 use crate::db::{Conn, DbError, SOURCE};
@@ -34,6 +35,9 @@ pub struct LocalLimit {
 #[derive(Default)]
 pub struct RateLimits {
     states: Mutex<HashMap<i64, LimitState>>,
+    /// Set once any source's state is kept: until then a call without a configured limit
+    /// has nothing to look up.
+    tracked: AtomicBool,
 }
 
 pub fn now() -> u64 {
@@ -44,6 +48,7 @@ pub fn now() -> u64 {
 
 impl RateLimits {
     fn with_state<T>(&self, source: i64, work: impl FnOnce(&mut LimitState) -> T) -> T {
+        self.tracked.store(true, Ordering::Relaxed);
         let mut states = self
             .states
             .lock()
@@ -54,6 +59,9 @@ impl RateLimits {
     /// Takes one call from the source's budget. `Err` holds how long until the budget resets
     /// when it is spent; nothing is taken then.
     pub fn acquire(&self, source: i64, local: Option<LocalLimit>) -> Result<(), Duration> {
+        if local.is_none() && !self.tracked.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         self.with_state(source, |state| {
             // Nothing counted: the common case reads no clock.
             if state.remaining.is_none() && state.reset.is_none() && local.is_none() {
@@ -85,24 +93,29 @@ impl RateLimits {
     /// Updates the budget from a response's headers. Returns how long to wait before calling
     /// again when the response says so (`Retry-After`, or a spent budget).
     pub fn observe(&self, source: i64, status: u16, headers: &HeaderMap) -> Option<Duration> {
-        let number = |name: &HeaderName| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
+        // One pass over a response's few headers costs less than three hashed lookups.
+        let number = |value: &HeaderValue| {
+            value
+                .to_str()
+                .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
-        let remaining = number(&REMAINING);
-        let reset = number(&RESET);
+        let (mut remaining, mut reset, mut says_retry) = (None, None, false);
+        for (name, value) in headers {
+            if name == RETRY_AFTER {
+                says_retry = true;
+            } else if *name == REMAINING {
+                remaining = remaining.or_else(|| number(value));
+            } else if *name == RESET {
+                reset = reset.or_else(|| number(value));
+            }
+        }
         // A success that says nothing of limits changes nothing, and its wait is never asked.
-        if status < 400
-            && remaining.is_none()
-            && reset.is_none()
-            && !headers.contains_key(reqwest::header::RETRY_AFTER)
-        {
+        if status < 400 && remaining.is_none() && reset.is_none() && !says_retry {
             return None;
         }
         let now = now();
-        let retry_after = retry_after(headers, now);
+        let retry_after = says_retry.then(|| retry_after(headers, now)).flatten();
         self.with_state(source, |state| {
             if let Some(remaining) = remaining {
                 state.remaining = i64::try_from(remaining).ok();
@@ -214,11 +227,7 @@ pub fn reset_at(status: u16, headers: &HeaderMap, now: u64) -> Option<u64> {
 
 /// `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap, now: u64) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -230,7 +239,6 @@ pub fn retry_after(headers: &HeaderMap, now: u64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

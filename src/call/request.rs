@@ -174,8 +174,11 @@ pub fn prepare(
     };
     let mut built = reqwest::Request::new(request.method.clone(), url);
     *built.headers_mut() = HeaderMap::clone(&headers);
-    // The client's own total timeout applies unless the source sets one.
-    *built.timeout_mut() = source.timeout;
+    // The client's own total timeout applies unless the source sets one. Only set when it
+    // does: reqwest keeps a request's timeout in its extensions, a map made on first use.
+    if source.timeout.is_some() {
+        *built.timeout_mut() = source.timeout;
+    }
     *built.body_mut() = body.map(reqwest::Body::from);
     Ok(Prepared {
         request: built,
@@ -300,21 +303,48 @@ pub fn join_url<'a>(location: &str, endpoint: &'a str) -> Cow<'a, str> {
     }
 }
 
-/// `createMethod`, `updateMethod`, `destroyMethod`, `readMethod` and `listMethod` replace the
-/// method of the matching kind of call.
+/// `createMethod`, `updateMethod`, `destroyMethod`, `readMethod` and `listMethod`: the
+/// methods that replace those of the matching kinds of call, read once per source.
+#[derive(Debug, Clone, Default)]
+pub struct MethodOverrides {
+    create: Option<Method>,
+    update: Option<Method>,
+    destroy: Option<Method>,
+    read: Option<Method>,
+    list: Option<Method>,
+}
+
+impl MethodOverrides {
+    pub fn from_config(configuration: &Map<String, Value>) -> Self {
+        let method = |key: &str| {
+            configuration
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+        };
+        Self {
+            create: method("createMethod"),
+            update: method("updateMethod"),
+            destroy: method("destroyMethod"),
+            read: method("readMethod"),
+            list: method("listMethod"),
+        }
+    }
+}
+
+/// The method a call is sent with: its own, or the one its source configures for its kind.
 pub fn method_override(source: &SourceSpec, request: &CallRequest) -> Method {
-    let key = match request.method {
-        Method::POST => "createMethod",
-        Method::PUT | Method::PATCH => "updateMethod",
-        Method::DELETE => "destroyMethod",
-        Method::GET if request.read => "readMethod",
-        Method::GET => "listMethod",
-        _ => return request.method.clone(),
+    let methods = &source.methods;
+    let configured = match request.method {
+        Method::POST => &methods.create,
+        Method::PUT | Method::PATCH => &methods.update,
+        Method::DELETE => &methods.destroy,
+        Method::GET if request.read => &methods.read,
+        Method::GET => &methods.list,
+        _ => &None,
     };
-    source
-        .config_str(key)
-        .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
-        .unwrap_or_else(|| request.method.clone())
+    configured.as_ref().unwrap_or(&request.method).clone()
 }
 
 /// Text of a configured header or query value: strings as they are, numbers and booleans

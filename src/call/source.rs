@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::auth::Authentication;
 use super::calllog::{Redactor, Retention};
 use super::ratelimit::LocalLimit;
-use super::request::{FixedParts, places_token};
+use super::request::{FixedParts, MethodOverrides, places_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceType {
@@ -42,6 +42,8 @@ pub struct SourceSpec {
     pub timeout: Option<Duration>,
     /// Own TLS settings, when the source has any.
     pub tls: Option<TlsSettings>,
+    /// Configured methods per kind of call (`createMethod`, ...).
+    pub methods: MethodOverrides,
 }
 
 impl SourceSpec {
@@ -118,6 +120,7 @@ impl SourceSpec {
             log_body,
             timeout,
             tls,
+            methods: MethodOverrides::from_config(&configuration),
             configuration,
         }
     }
