@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use thread_priority::{ThreadPriority, set_current_thread_priority};
+use thread_priority::ThreadPriority;
+#[cfg(not(target_os = "linux"))]
+use thread_priority::set_current_thread_priority;
 use tokio::sync::{Notify, oneshot};
 
 use crate::db::sql::Bind;
@@ -725,12 +727,7 @@ impl CallLogWriter {
         let spawned = std::thread::Builder::new()
             .name("call-log-writer".into())
             .spawn(move || {
-                // Logs are bookkeeping: under load the calls come first, and the writer stores
-                // in the CPU time they leave. The backlog limit keeps it from falling behind
-                // for good.
-                if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
-                    tracing::debug!(?error, "The call log writer keeps the normal priority.");
-                }
+                lower_priority();
                 let _stop = StopOnExit(&shared);
                 write_batches(&db, &receiver, &shared, gather);
             });
@@ -787,6 +784,28 @@ impl CallLogWriter {
             }
             let _ = wait.await;
         }
+    }
+}
+
+/// Logs are bookkeeping: under load the calls come first, and the writer stores in the CPU
+/// time they leave. On Linux it runs as SCHED_IDLE: a CPU that runs only the writer counts as
+/// idle, so a woken call thread is placed there and preempts it at once (a nice-19 thread
+/// runs out its slice first). Should other work keep every CPU busy, the writer's share is
+/// small, and the backlog limit then makes calls wait for it: memory stays bounded and no log
+/// is lost.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    let lowered = thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        ThreadPriority::Min,
+        thread_priority::ThreadSchedulePolicy::Normal(
+            thread_priority::NormalThreadSchedulePolicy::Idle,
+        ),
+    );
+    #[cfg(not(target_os = "linux"))]
+    let lowered = set_current_thread_priority(ThreadPriority::Min);
+    if let Err(error) = lowered {
+        tracing::debug!(?error, "The call log writer keeps the normal priority.");
     }
 }
 
@@ -974,6 +993,37 @@ mod tests {
         let unique: std::collections::HashSet<uuid::Uuid> =
             records.iter().map(|r| r.uuid).collect();
         assert_eq!(unique.len(), records.len());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_writer_runs_in_the_time_other_threads_leave() {
+        let (dir, db) = crate::db::tests::scratch_sqlite();
+        let writer = CallLogWriter::start(db);
+        // The policy is the 41st field of a thread's stat line; 5 is SCHED_IDLE.
+        let policy_of_writer = || {
+            std::fs::read_dir("/proc/self/task")
+                .ok()?
+                .flatten()
+                .find_map(|task| {
+                    let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+                    if comm.trim() != "call-log-writer" {
+                        return None;
+                    }
+                    let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                    let after_name = stat.rsplit_once(')')?.1;
+                    after_name.split_whitespace().nth(38)?.parse::<u32>().ok()
+                })
+        };
+        let started = std::time::Instant::now();
+        let mut policy = policy_of_writer();
+        while policy != Some(5) && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+            policy = policy_of_writer();
+        }
+        assert_eq!(policy, Some(5), "the writer's scheduling policy");
+        drop(writer);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     fn test_owner() -> LogOwner {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Client, Method};
 use serde_json::{Map, Value, json};
 
@@ -406,7 +406,8 @@ impl CallService {
                     let mut builder = client
                         .post(&oauth.token_url)
                         .form(&form)
-                        .header("accept", "application/json");
+                        .header("accept", "application/json")
+                        .header(USER_AGENT, request::OUR_USER_AGENT);
                     if let Some((user, password)) = basic {
                         builder = builder.basic_auth(user, Some(password.expose()));
                     }
@@ -423,6 +424,7 @@ impl CallService {
                     let builder = client
                         .post(&decos.token_url)
                         .header("content-type", "application/json")
+                        .header(USER_AGENT, request::OUR_USER_AGENT)
                         .body(decos.body().to_owned());
                     self.token_call(source, builder, &decos.token_url, decos.token_location())
                         .await
@@ -530,8 +532,7 @@ fn build_client(settings: &CallSettings, tls: Option<&TlsSettings>) -> Result<Cl
         .use_rustls_tls()
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
-        .pool_max_idle_per_host(64)
-        .user_agent(concat!("OpenConnector/", env!("CARGO_PKG_VERSION")));
+        .pool_max_idle_per_host(64);
     if let Some(tls) = tls {
         match &tls.verify {
             Some(Value::Bool(false)) => builder = builder.danger_accept_invalid_certs(true),

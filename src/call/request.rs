@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use reqwest::Method;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use serde_json::{Map, Value};
 
 use super::auth::{Authentication, KeyLocation};
@@ -17,6 +17,9 @@ use super::soap;
 use super::source::{SourceSpec, SourceType};
 use super::{CallRequest, RequestBody};
 use crate::secret::Secret;
+
+/// The `User-Agent` of our calls.
+pub const OUR_USER_AGENT: &str = concat!("OpenConnector/", env!("CARGO_PKG_VERSION"));
 
 /// The parts of every call to one source, from its configuration and authentication.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +38,14 @@ pub struct FixedParts {
     /// Every header of a call that adds none of its own (no token, body or request header):
     /// the configured ones and the fixed credential. Shared by such calls and their logs.
     plain: Arc<HeaderMap>,
+    /// The configured `json` (written out) or `body`, sent by calls without a body.
+    default_body: Option<DefaultBody>,
+}
+
+#[derive(Debug, Clone)]
+enum DefaultBody {
+    Json(String),
+    Text(String),
 }
 
 impl FixedParts {
@@ -61,6 +72,19 @@ impl FixedParts {
                     .insert(header_name(name)?, header_value(name, &text)?);
             }
         }
+        // Every call names us unless configured otherwise. Set here rather than as the
+        // client's default: a call's headers are whole when built (and logged as sent), and
+        // reqwest has no default to add to each request.
+        if !parts.headers.contains_key(USER_AGENT) {
+            parts
+                .headers
+                .insert(USER_AGENT, HeaderValue::from_static(OUR_USER_AGENT));
+        }
+        parts.default_body = match (configuration.get("json"), configuration.get("body")) {
+            (Some(value), _) if !value.is_null() => Some(DefaultBody::Json(value.to_string())),
+            (_, Some(Value::String(body))) => Some(DefaultBody::Text(body.clone())),
+            _ => None,
+        };
         parts.query = configured("query")
             .map(|(name, text)| (name.clone(), text))
             .collect();
@@ -118,7 +142,7 @@ pub fn prepare(
         body,
         content_type,
         soap_action,
-    } = payload(source, request);
+    } = payload(source, fixed, request);
     let plain = fixed.token_headers.is_empty()
         && request.headers.is_empty()
         && (fixed.auth_header.is_some() || token.is_none())
@@ -240,7 +264,7 @@ struct Payload {
 
 /// The request's own body, else the source's configured `json` or `body`; for SOAP the
 /// envelope around the arguments.
-fn payload(source: &SourceSpec, request: &CallRequest) -> Payload {
+fn payload(source: &SourceSpec, fixed: &FixedParts, request: &CallRequest) -> Payload {
     if source.kind == SourceType::Soap {
         let arguments = match &request.body {
             Some(RequestBody::Json(value)) => value.clone(),
@@ -273,17 +297,12 @@ fn payload(source: &SourceSpec, request: &CallRequest) -> Payload {
         body: Some(text.clone()),
         ..Payload::default()
     };
-    match &request.body {
-        Some(RequestBody::Json(value)) => json(value.to_string()),
-        Some(RequestBody::Text(body)) => text(body),
-        None => match (
-            source.configuration.get("json"),
-            source.configuration.get("body"),
-        ) {
-            (Some(value), _) if !value.is_null() => json(value.to_string()),
-            (_, Some(Value::String(body))) => text(body),
-            _ => Payload::default(),
-        },
+    match (&request.body, &fixed.default_body) {
+        (Some(RequestBody::Json(value)), _) => json(value.to_string()),
+        (Some(RequestBody::Text(body)), _) => text(body),
+        (None, Some(DefaultBody::Json(body))) => json(body.clone()),
+        (None, Some(DefaultBody::Text(body))) => text(body),
+        (None, None) => Payload::default(),
     }
 }
 
@@ -485,9 +504,39 @@ mod tests {
             json!({
                 "url": "http://127.0.0.1:9/api/items?q=a&limit=100&page=2&key=••••",
                 "method": "GET",
-                "headers": {"accept": "application/json", "x-trace": "8"}
+                "headers": {"accept": "application/json", "x-trace": "8", "user-agent": OUR_USER_AGENT}
             })
         );
+    }
+
+    #[test]
+    fn a_configured_json_or_body_is_sent_by_calls_without_their_own() {
+        let body_of = |prepared: &Prepared| {
+            let bytes = prepared.request.body().and_then(reqwest::Body::as_bytes);
+            bytes.map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        let json_source = SourceSpec::from_row(&json!({
+            "location": "http://127.0.0.1:9", "configuration": {"json": {"a": 1}}
+        }));
+        let post = CallRequest::new(Method::POST, "/");
+        let prepared = prepare(&json_source, &post, None).expect("request");
+        assert_eq!(body_of(&prepared).as_deref(), Some(r#"{"a":1}"#));
+        assert_eq!(
+            prepared.request.headers()["content-type"],
+            "application/json"
+        );
+
+        let mut own = CallRequest::new(Method::POST, "/");
+        own.body = Some(RequestBody::Text("mine".into()));
+        let prepared = prepare(&json_source, &own, None).expect("request");
+        assert_eq!(body_of(&prepared).as_deref(), Some("mine"));
+
+        let text_source = SourceSpec::from_row(&json!({
+            "location": "http://127.0.0.1:9", "configuration": {"body": "x=1"}
+        }));
+        let prepared = prepare(&text_source, &post, None).expect("request");
+        assert_eq!(body_of(&prepared).as_deref(), Some("x=1"));
+        assert!(prepared.request.headers().get("content-type").is_none());
     }
 
     #[test]
@@ -507,6 +556,7 @@ mod tests {
         assert_eq!(first.request.headers(), &**shared, "sent as logged");
         assert_eq!(first.request.headers()["accept"], "application/json");
         assert_eq!(first.request.headers()["authorization"], "Bearer t0k");
+        assert_eq!(first.request.headers()["user-agent"], OUR_USER_AGENT);
 
         let mut own = CallRequest::new(Method::GET, "/c");
         own.headers = vec![("X-Trace".into(), "1".into())];
@@ -516,6 +566,18 @@ mod tests {
         assert_eq!(third.request.headers(), &**its_own);
         assert_eq!(third.request.headers()["x-trace"], "1");
         assert_eq!(third.request.headers()["authorization"], "Bearer t0k");
+        assert_eq!(third.request.headers()["user-agent"], OUR_USER_AGENT);
+
+        let named = SourceSpec::from_row(&json!({
+            "location": "http://127.0.0.1:9",
+            "configuration": {"headers": {"User-Agent": "Integrator/2"}}
+        }));
+        let call = prepare(&named, &CallRequest::new(Method::GET, "/"), None).expect("request");
+        assert_eq!(call.request.headers()["user-agent"], "Integrator/2");
+        assert_eq!(
+            call.request.headers().get_all("user-agent").iter().count(),
+            1
+        );
     }
 
     #[test]
