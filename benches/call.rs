@@ -80,21 +80,17 @@ fn main() {
         let bare = reqwest::Client::new();
 
         println!("{calls} calls, {concurrency} at a time, against one local server");
-        // Warm both paths (connections, caches) before timing.
-        for _ in 0..2 {
-            for _ in 0..200 {
-                service
-                    .call(&source, CallRequest::new(Method::GET, "/items"))
-                    .await;
-                bare.get(format!("{base}/items"))
-                    .send()
-                    .await
-                    .expect("warm")
-                    .bytes()
-                    .await
-                    .expect("body");
-            }
+        // Warm both paths before timing: connections and caches one call at a time, then a
+        // concurrent round of each, so the log writer has prepared its statements for every
+        // batch size a timed round uses.
+        for _ in 0..200 {
+            service
+                .call(&source, CallRequest::new(Method::GET, "/items"))
+                .await;
+            bare_call(bare.clone(), base.clone()).await;
         }
+        bare_round(&bare, &base, calls / 4, concurrency).await;
+        service_round(&service, &source, calls / 4, concurrency).await;
         service.flush_logs().await;
 
         // Rounds alternate the bare loop and the service. The machine's noise moves single
@@ -106,48 +102,18 @@ fn main() {
         for _ in 0..rounds {
             let cpu = cpu_time();
             let started = Instant::now();
-            futures_util::stream::iter(0..calls)
-                .map(|_| {
-                    let (bare, base) = (bare.clone(), base.clone());
-                    async move {
-                        let response = bare
-                            .get(format!("{base}/items"))
-                            .query(&[("limit", "100")])
-                            .header("accept", "application/json")
-                            .bearer_auth("bench-token")
-                            .send()
-                            .await
-                            .expect("call");
-                        assert!(response.status().is_success());
-                        response.bytes().await.expect("body");
-                    }
-                })
-                .buffer_unordered(concurrency)
-                .collect::<Vec<()>>()
-                .await;
-            let bare_round = calls as f64 / started.elapsed().as_secs_f64();
-            bare_rate = bare_rate.max(bare_round);
+            bare_round(&bare, &base, calls, concurrency).await;
+            let bare_rate_now = calls as f64 / started.elapsed().as_secs_f64();
+            bare_rate = bare_rate.max(bare_rate_now);
             bare_cpu.extend(cpu_per_call(cpu, calls));
 
             let cpu = cpu_time();
             let started = Instant::now();
-            futures_util::stream::iter(0..calls)
-                .map(|_| {
-                    let (service, source) = (Arc::clone(&service), Arc::clone(&source));
-                    async move {
-                        let response = service
-                            .call(&source, CallRequest::new(Method::GET, "/items"))
-                            .await;
-                        assert!(response.is_success());
-                    }
-                })
-                .buffer_unordered(concurrency)
-                .collect::<Vec<()>>()
-                .await;
+            service_round(&service, &source, calls, concurrency).await;
             service.flush_logs().await;
-            let service_round = calls as f64 / started.elapsed().as_secs_f64();
-            service_rate = service_rate.max(service_round);
-            ratios.push(service_round / bare_round);
+            let service_rate_now = calls as f64 / started.elapsed().as_secs_f64();
+            service_rate = service_rate.max(service_rate_now);
+            ratios.push(service_rate_now / bare_rate_now);
             service_cpu.extend(cpu_per_call(cpu, calls));
         }
 
@@ -228,6 +194,51 @@ fn main() {
         }
         std::fs::remove_dir_all(&dir).ok();
     });
+}
+
+/// One request of the bare loop: what the service sends for the bench's source, by hand.
+async fn bare_call(bare: reqwest::Client, base: String) {
+    let response = bare
+        .get(format!("{base}/items"))
+        .query(&[("limit", "100")])
+        .header("accept", "application/json")
+        .bearer_auth("bench-token")
+        .send()
+        .await
+        .expect("call");
+    assert!(response.status().is_success());
+    response.bytes().await.expect("body");
+}
+
+/// `calls` bare requests, `concurrency` at a time.
+async fn bare_round(bare: &reqwest::Client, base: &str, calls: usize, concurrency: usize) {
+    futures_util::stream::iter(0..calls)
+        .map(|_| bare_call(bare.clone(), base.to_owned()))
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// `calls` calls through the service, `concurrency` at a time.
+async fn service_round(
+    service: &Arc<CallService>,
+    source: &Arc<SourceSpec>,
+    calls: usize,
+    concurrency: usize,
+) {
+    futures_util::stream::iter(0..calls)
+        .map(|_| {
+            let (service, source) = (Arc::clone(service), Arc::clone(source));
+            async move {
+                let response = service
+                    .call(&source, CallRequest::new(Method::GET, "/items"))
+                    .await;
+                assert!(response.is_success());
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
 }
 
 /// CPU time of the whole process (every thread: client, connections, server, log writer) in
