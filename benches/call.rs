@@ -196,7 +196,8 @@ fn main() {
     });
 }
 
-/// One request of the bare loop: what the service sends for the bench's source, by hand.
+/// One request of the bare loop: what the service sends for the bench's source (but our
+/// User-Agent), by hand.
 async fn bare_call(bare: reqwest::Client, base: String) {
     let response = bare
         .get(format!("{base}/items"))

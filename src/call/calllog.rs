@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use thread_priority::ThreadPriority;
-#[cfg(not(target_os = "linux"))]
-use thread_priority::set_current_thread_priority;
+use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::{Notify, oneshot};
 
 use crate::db::sql::Bind;
@@ -447,16 +445,17 @@ impl CallRecord {
         } else {
             status_message
         };
-        // One clock reading for both: the uuid's time is the log's. Its other 74 bits come
-        // from the thread's fast generator: a log's uuid must be unique, not unguessable, and
-        // the crate's v7 context (a lock per log) would only order uuids within a millisecond,
-        // which nothing reads from them.
+        // One clock reading for both: the uuid's time is the log's. Its other 74 bits are
+        // random (the crate's generator, seeded by the OS, so replicas started alike differ);
+        // no v7 context, whose lock per log would only order uuids within a millisecond.
         let now = Utc::now();
-        let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default();
-        let mut random = [0; 10];
-        random.copy_from_slice(&fastrand::u128(..).to_le_bytes()[..10]);
+        let stamp = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            u64::try_from(now.timestamp()).unwrap_or_default(),
+            now.timestamp_subsec_nanos(),
+        );
         Self {
-            uuid: uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid(),
+            uuid: uuid::Uuid::new_v7(stamp),
             created: now.naive_utc(),
             owner,
             status,
@@ -640,7 +639,9 @@ pub fn replay(logged: &Value) -> Result<super::CallRequest, String> {
     request.query = kept;
     if let Some(Value::Object(headers)) = logged.get("headers") {
         for (name, value) in headers {
-            let skip = ["host", "content-length"].contains(&name.to_ascii_lowercase().as_str());
+            // The source sends its own User-Agent now, not the version that made the log.
+            let skip = ["host", "content-length", "user-agent"]
+                .contains(&name.to_ascii_lowercase().as_str());
             match value.as_str() {
                 Some(text) if !skip && !text.contains(REDACTED) => {
                     request.headers.push((name.clone(), text.to_owned()));
@@ -792,19 +793,25 @@ impl CallLogWriter {
 /// idle, so a woken call thread is placed there and preempts it at once (a nice-19 thread
 /// runs out its slice first). Should other work keep every CPU busy, the writer's share is
 /// small, and the backlog limit then makes calls wait for it: memory stays bounded and no log
-/// is lost.
+/// is lost. Where that policy cannot be had, the writer runs at nice 19.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    let lowered = thread_priority::set_thread_priority_and_policy(
+    match thread_priority::set_thread_priority_and_policy(
         thread_priority::thread_native_id(),
         ThreadPriority::Min,
         thread_priority::ThreadSchedulePolicy::Normal(
             thread_priority::NormalThreadSchedulePolicy::Idle,
         ),
-    );
-    #[cfg(not(target_os = "linux"))]
-    let lowered = set_current_thread_priority(ThreadPriority::Min);
-    if let Err(error) = lowered {
+    ) {
+        Ok(()) => return,
+        Err(error) => {
+            tracing::debug!(
+                ?error,
+                "The call log writer is not SCHED_IDLE; it runs at nice 19."
+            );
+        }
+    }
+    if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
         tracing::debug!(?error, "The call log writer keeps the normal priority.");
     }
 }
@@ -1024,6 +1031,22 @@ mod tests {
         assert_eq!(policy, Some(5), "the writer's scheduling policy");
         drop(writer);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_replayed_request_leaves_out_what_the_source_sends_anew() {
+        let logged = json!({
+            "url": "http://h/items?page=2&api_key=••••", "method": "GET",
+            "headers": {"accept": "application/json", "authorization": "••••",
+                        "user-agent": "OpenConnector/0.0.1", "host": "h", "content-length": "0"}
+        });
+        let request = replay(&logged).expect("replayable");
+        assert_eq!(request.endpoint, "http://h/items");
+        assert_eq!(request.query, vec![("page".to_owned(), "2".to_owned())]);
+        assert_eq!(
+            request.headers,
+            vec![("accept".to_owned(), "application/json".to_owned())]
+        );
     }
 
     fn test_owner() -> LogOwner {

@@ -532,7 +532,8 @@ fn build_client(settings: &CallSettings, tls: Option<&TlsSettings>) -> Result<Cl
         .use_rustls_tls()
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
-        .pool_max_idle_per_host(64);
+        .pool_max_idle_per_host(64)
+        .user_agent(request::OUR_USER_AGENT);
     if let Some(tls) = tls {
         match &tls.verify {
             Some(Value::Bool(false)) => builder = builder.danger_accept_invalid_certs(true),

@@ -47,8 +47,12 @@ pub fn now() -> u64 {
 }
 
 impl RateLimits {
+    /// Only for what keeps or reads a state: a configured limit, limit headers, or a failed
+    /// call once something is tracked.
     fn with_state<T>(&self, source: i64, work: impl FnOnce(&mut LimitState) -> T) -> T {
-        self.tracked.store(true, Ordering::Relaxed);
+        if !self.tracked.load(Ordering::Relaxed) {
+            self.tracked.store(true, Ordering::Relaxed);
+        }
         let mut states = self
             .states
             .lock()
@@ -110,8 +114,14 @@ impl RateLimits {
                 reset = reset.or_else(|| number(value));
             }
         }
-        // A success that says nothing of limits changes nothing, and its wait is never asked.
-        if status < 400 && remaining.is_none() && reset.is_none() && !says_retry {
+        // A response that says nothing of limits changes nothing. A success's wait is never
+        // asked; a failure's is that of a spent budget, and there is none while nothing is
+        // tracked.
+        if remaining.is_none()
+            && reset.is_none()
+            && !says_retry
+            && (status < 400 || !self.tracked.load(Ordering::Relaxed))
+        {
             return None;
         }
         let now = now();
@@ -239,6 +249,23 @@ pub fn retry_after(headers: &HeaderMap, now: u64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_says_something_of_limits_starts_the_bookkeeping() {
+        let limits = RateLimits::default();
+        assert_eq!(limits.observe(1, 500, &HeaderMap::new()), None);
+        assert_eq!(limits.observe(1, 200, &HeaderMap::new()), None);
+        assert_eq!(limits.acquire(1, None), Ok(()));
+        assert!(
+            !limits.tracked.load(Ordering::Relaxed),
+            "nothing to keep yet"
+        );
+        let spent = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "60")]);
+        assert!(limits.observe(1, 200, &spent).is_some());
+        assert!(limits.tracked.load(Ordering::Relaxed));
+        assert!(limits.acquire(1, None).is_err(), "the spent budget is kept");
+        assert!(limits.observe(1, 500, &HeaderMap::new()).is_some());
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

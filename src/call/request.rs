@@ -24,7 +24,8 @@ pub const OUR_USER_AGENT: &str = concat!("OpenConnector/", env!("CARGO_PKG_VERSI
 /// The parts of every call to one source, from its configuration and authentication.
 #[derive(Debug, Clone, Default)]
 pub struct FixedParts {
-    /// Configured headers that do not place a token.
+    /// Configured headers that do not place a token, and our User-Agent unless one is
+    /// configured.
     headers: HeaderMap,
     /// Configured headers that place a token (`Bearer {{ oauthToken(source) }}`).
     token_headers: Vec<(HeaderName, String)>,
@@ -36,7 +37,7 @@ pub struct FixedParts {
     /// An API key sent in the query.
     auth_query: Option<(String, Secret)>,
     /// Every header of a call that adds none of its own (no token, body or request header):
-    /// the configured ones and the fixed credential. Shared by such calls and their logs.
+    /// [`Self::headers`] and the fixed credential. Shared by such calls and their logs.
     plain: Arc<HeaderMap>,
     /// The configured `json` (written out) or `body`, sent by calls without a body.
     default_body: Option<DefaultBody>,
@@ -72,9 +73,9 @@ impl FixedParts {
                     .insert(header_name(name)?, header_value(name, &text)?);
             }
         }
-        // Every call names us unless configured otherwise. Set here rather than as the
-        // client's default: a call's headers are whole when built (and logged as sent), and
-        // reqwest has no default to add to each request.
+        // Every call names us unless configured otherwise. Set here, not only as the client's
+        // default (which reqwest still uses for a proxy's CONNECT): a call's headers are whole
+        // when built and logged as sent, and reqwest finds nothing to add to each request.
         if !parts.headers.contains_key(USER_AGENT) {
             parts
                 .headers
@@ -504,7 +505,9 @@ mod tests {
             json!({
                 "url": "http://127.0.0.1:9/api/items?q=a&limit=100&page=2&key=••••",
                 "method": "GET",
-                "headers": {"accept": "application/json", "x-trace": "8", "user-agent": OUR_USER_AGENT}
+                "headers": {
+                    "accept": "application/json", "x-trace": "8", "user-agent": OUR_USER_AGENT
+                }
             })
         );
     }
