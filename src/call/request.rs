@@ -162,19 +162,16 @@ pub fn prepare(
         )?)
     };
 
-    // A SOAP source posts every operation to its location.
-    let target = if source.kind == SourceType::Soap {
-        Cow::Borrowed(source.location.as_str())
-    } else {
-        join_url(&source.location, &request.endpoint)
+    let joined = match &source.base {
+        Some(base) if source.kind != SourceType::Soap && !is_absolute(&request.endpoint) => {
+            base.join(&request.endpoint)
+        }
+        _ => None,
     };
-    let mut url = reqwest::Url::parse(&target)
-        .map_err(|e| format!("the request cannot be built: {e}: {target}"))?;
-    if !url.has_host() {
-        return Err(format!(
-            "the request cannot be built: {target} names no host"
-        ));
-    }
+    let mut url = match joined {
+        Some(url) => url,
+        None => parse_target(source, request)?,
+    };
     let overridden = |name: &str| request.query.iter().any(|(given, _)| given == name);
     if !fixed.query.is_empty() || !request.query.is_empty() || fixed.auth_query.is_some() {
         let mut pairs = url.query_pairs_mut();
@@ -209,6 +206,23 @@ pub fn prepare(
         request: built,
         sent,
     })
+}
+
+/// The URL of a call parsed whole: a SOAP source posts every operation to its location.
+fn parse_target(source: &SourceSpec, request: &CallRequest) -> Result<reqwest::Url, String> {
+    let target = if source.kind == SourceType::Soap {
+        Cow::Borrowed(source.location.as_str())
+    } else {
+        join_url(&source.location, &request.endpoint)
+    };
+    let url = reqwest::Url::parse(&target)
+        .map_err(|e| format!("the request cannot be built: {e}: {target}"))?;
+    if !url.has_host() {
+        return Err(format!(
+            "the request cannot be built: {target} names no host"
+        ));
+    }
+    Ok(url)
 }
 
 /// The headers of a call that adds its own to the source's: a token, its request's headers,
@@ -309,6 +323,64 @@ fn payload(source: &SourceSpec, fixed: &FixedParts, request: &CallRequest) -> Pa
 
 pub fn is_absolute(endpoint: &str) -> bool {
     endpoint.starts_with("http://") || endpoint.starts_with("https://")
+}
+
+/// A source's location, parsed once for the endpoints that only add a path and a query to it
+/// (nearly all): their URL is the location's with that path and query set, and its scheme and
+/// host are not parsed again on every call (with an IP address or a name, that parse is most
+/// of the URL's cost).
+#[derive(Debug, Clone)]
+pub struct Location {
+    url: reqwest::Url,
+    /// Whether the location names a path of its own (`http://h/api`); without one the
+    /// endpoint's path is the whole path.
+    has_path: bool,
+}
+
+impl Location {
+    /// `None` for a location that parses into something other than itself (a default port,
+    /// upper-case letters, a query): calls to it parse their whole URL.
+    pub fn parse(location: &str) -> Option<Self> {
+        let url = reqwest::Url::parse(location).ok()?;
+        if !url.has_host() || url.query().is_some() || url.fragment().is_some() {
+            return None;
+        }
+        let has_path = if url.as_str() == location {
+            true
+        } else if url.as_str().strip_suffix('/') == Some(location) {
+            false
+        } else {
+            return None;
+        };
+        Some(Self { url, has_path })
+    }
+
+    /// The URL of the location followed by `endpoint`, as parsing the two together gives it;
+    /// `None` for an endpoint that is more than a plain path and query.
+    pub fn join(&self, endpoint: &str) -> Option<reqwest::Url> {
+        let plain = endpoint.starts_with('/')
+            && endpoint
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'#' && b != b'\\');
+        if !plain {
+            return None;
+        }
+        let (path, query) = match endpoint.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (endpoint, None),
+        };
+        let mut url = self.url.clone();
+        if self.has_path {
+            let mut joined = String::with_capacity(self.url.path().len() + path.len());
+            joined.push_str(self.url.path());
+            joined.push_str(path);
+            url.set_path(&joined);
+        } else {
+            url.set_path(path);
+        }
+        url.set_query(query);
+        Some(url)
+    }
 }
 
 /// The location followed by the endpoint; a full URL as endpoint is used as it is.
@@ -510,6 +582,50 @@ mod tests {
                 }
             })
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_location_parsed_once_joins_endpoints_as_parsing_them_together_does(
+            location in proptest::sample::select(vec![
+                "http://127.0.0.1:9", "http://127.0.0.1:9/", "https://h.example/api",
+                "https://h.example/api/v1/", "http://h/a%20b", "http://h/a-b/c", "http://h:8080/x.y",
+            ]),
+            endpoint in "/[a-zA-Z0-9./%?&=_~!$'()*+,;:@ #\\\\é-]{0,24}",
+        ) {
+            let whole = reqwest::Url::parse(&join_url(location, &endpoint));
+            let base = Location::parse(location).expect("a location that parses into itself");
+            if let Some(joined) = base.join(&endpoint) {
+                proptest::prop_assert_eq!(Some(joined.as_str()), whole.as_ref().ok().map(reqwest::Url::as_str));
+            }
+        }
+    }
+
+    #[test]
+    fn a_location_is_parsed_once_unless_it_changes_when_parsed() {
+        for changed in [
+            "http://H/api",
+            "http://h:80/api",
+            "http://h/api?key=1",
+            "http://h/api#x",
+        ] {
+            assert!(Location::parse(changed).is_none(), "{changed}");
+        }
+        let base = Location::parse("http://127.0.0.1:9/api").expect("location");
+        let cases = [
+            ("/items?page=2", Some("http://127.0.0.1:9/api/items?page=2")),
+            ("/../x/./y", Some("http://127.0.0.1:9/x/y")),
+            ("/a b", None),
+            ("/a#f", None),
+            ("items", None),
+        ];
+        for (endpoint, url) in cases {
+            assert_eq!(
+                base.join(endpoint).as_ref().map(reqwest::Url::as_str),
+                url,
+                "{endpoint}"
+            );
+        }
     }
 
     #[test]

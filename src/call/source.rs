@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::auth::Authentication;
 use super::calllog::{Redactor, Retention};
 use super::ratelimit::LocalLimit;
-use super::request::{FixedParts, MethodOverrides, places_token};
+use super::request::{FixedParts, Location, MethodOverrides, places_token};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceType {
@@ -44,6 +44,8 @@ pub struct SourceSpec {
     pub tls: Option<TlsSettings>,
     /// Configured methods per kind of call (`createMethod`, ...).
     pub methods: MethodOverrides,
+    /// The location, parsed once where calls can build on it.
+    pub base: Option<Location>,
 }
 
 impl SourceSpec {
@@ -86,14 +88,16 @@ impl SourceSpec {
             .get("logBody")
             .and_then(crate::db::parse_bool)
             .unwrap_or(false);
+        let location = row
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         Self {
             id: int("id"),
-            location: row
-                .get("location")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
+            base: Location::parse(&location),
+            location,
             enabled: row
                 .get("isEnabled")
                 .and_then(Value::as_bool)
