@@ -162,12 +162,10 @@ pub fn prepare(
         )?)
     };
 
-    let joined = match &source.base {
-        Some(base) if source.kind != SourceType::Soap && !is_absolute(&request.endpoint) => {
-            base.join(&request.endpoint)
-        }
-        _ => None,
-    };
+    let joined = source
+        .base
+        .as_ref()
+        .and_then(|base| base.join(&request.endpoint));
     let mut url = match joined {
         Some(url) => url,
         None => parse_target(source, request)?,
@@ -356,7 +354,7 @@ impl Location {
     }
 
     /// The URL of the location followed by `endpoint`, as parsing the two together gives it;
-    /// `None` for an endpoint that is more than a plain path and query.
+    /// `None` for an endpoint that is more than a plain path and query (a full URL too).
     pub fn join(&self, endpoint: &str) -> Option<reqwest::Url> {
         let plain = endpoint.starts_with('/')
             && endpoint
@@ -616,6 +614,7 @@ mod tests {
         let base = Location::parse("http://127.0.0.1:9/api").expect("location");
         let cases = [
             ("/items?page=2", Some("http://127.0.0.1:9/api/items?page=2")),
+            ("/?=", Some("http://127.0.0.1:9/api/?=")),
             ("/../x/./y", Some("http://127.0.0.1:9/x/y")),
             ("/a b", None),
             ("/a#f", None),

@@ -44,7 +44,8 @@ pub struct SourceSpec {
     pub tls: Option<TlsSettings>,
     /// Configured methods per kind of call (`createMethod`, ...).
     pub methods: MethodOverrides,
-    /// The location, parsed once where calls can build on it.
+    /// The location, parsed once where calls build their URLs on it (not SOAP, which posts
+    /// every operation to the location itself).
     pub base: Option<Location>,
 }
 
@@ -88,6 +89,10 @@ impl SourceSpec {
             .get("logBody")
             .and_then(crate::db::parse_bool)
             .unwrap_or(false);
+        let kind = match row.get("type").and_then(Value::as_str) {
+            Some(kind) if kind.eq_ignore_ascii_case("soap") => SourceType::Soap,
+            _ => SourceType::Http,
+        };
         let location = row
             .get("location")
             .and_then(Value::as_str)
@@ -96,16 +101,15 @@ impl SourceSpec {
             .to_owned();
         Self {
             id: int("id"),
-            base: Location::parse(&location),
+            base: (kind == SourceType::Http)
+                .then(|| Location::parse(&location))
+                .flatten(),
             location,
             enabled: row
                 .get("isEnabled")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
-            kind: match row.get("type").and_then(Value::as_str) {
-                Some(kind) if kind.eq_ignore_ascii_case("soap") => SourceType::Soap,
-                _ => SourceType::Http,
-            },
+            kind,
             retention: Retention {
                 success: int("logRetention").unwrap_or(3600),
                 error: int("errorRetention").unwrap_or(86400),
